@@ -1,0 +1,1 @@
+"""Datasets: COCO instances -> semantic masks, a synthetic COCO generator, and npz shards."""

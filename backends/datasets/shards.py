@@ -1,0 +1,97 @@
+"""Dataset shards: ``.npz`` files of uint8 images (NxHxWx3) and masks (NxHxW), plus a manifest.
+
+This module needs numpy alone, so evaluation shards can be read on a board. The dataset version
+is a hash of the shards' array contents and the class names (not of the zip bytes, which carry
+timestamps), so the same data gives the same version on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = 1
+
+
+def write_shard(path: Path, images: np.ndarray, masks: np.ndarray) -> dict[str, Any]:
+    """Write one shard; return its manifest entry (file, count, file and content hashes)."""
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, images=images, masks=masks)
+    return {
+        "file": path.name,
+        "images": len(images),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "content": content_hash(images, masks),
+    }
+
+
+def content_hash(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        return data["images"], data["masks"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """The shards of one split (``train``, ``val``) of a dataset directory."""
+
+    root: Path
+    shards: tuple[dict[str, Any], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(s["images"] for s in self.shards)
+
+    def read(self, index: int, *, verify: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        entry = self.shards[index]
+        path = self.root / entry["file"]
+        if verify and hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            raise ValueError(f"{path}: shard does not match the manifest's sha256")
+        return read_shard(path)
+
+    def batches(
+        self, batch_size: int, limit: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Consecutive batches in manifest order (deterministic), at most ``limit`` images."""
+        remaining = self.size if limit is None else min(limit, self.size)
+        for index in range(len(self.shards)):
+            images, masks = self.read(index)
+            for start in range(0, len(images), batch_size):
+                if remaining <= 0:
+                    return
+                stop = start + min(batch_size, remaining)
+                remaining -= stop - start
+                yield images[start:stop], masks[start:stop]
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    return json.loads((root / MANIFEST).read_text())
+
+
+def split(root: Path, name: str) -> Split:
+    manifest = read_manifest(root)
+    return Split(root, tuple(manifest["splits"][name]["shards"]))
+
+
+def dataset_version(class_names: Sequence[str], splits: dict[str, list[dict[str, Any]]]) -> str:
+    """Content hash of a dataset: class names and each split's shard contents, in order."""
+    digest = hashlib.sha256(json.dumps(list(class_names)).encode())
+    for name in sorted(splits):
+        digest.update(name.encode())
+        for shard in splits[name]:
+            digest.update(shard["content"].encode())
+    return digest.hexdigest()[:16]

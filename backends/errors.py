@@ -1,0 +1,21 @@
+"""Errors the engine raises on purpose. Front ends map them to exit codes in one place."""
+
+
+class MllibError(Exception):
+    """Base class: the message is one line a user can act on."""
+
+
+class BadInput(MllibError):
+    """A file, field, option or workspace is wrong; the message names it and says what to do."""
+
+
+class StageFailed(MllibError):
+    """A stage could not finish for a reason that is not the user's input."""
+
+
+class GateFailed(MllibError):
+    """A quality gate was missed; the message names the failing row and the threshold."""
+
+
+class Cancelled(MllibError):
+    """The caller asked the running stage to stop."""

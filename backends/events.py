@@ -1,0 +1,168 @@
+"""Typed progress and result events, and their JSON-lines codec.
+
+Every stage reports only through an ``Emit`` callable that receives these events. The headless
+runner renders them as Rich progress or JSON lines, the app turns them into messages, and the
+board agent writes them as JSON lines on stdout: one schema everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+StageStatus = Literal["done", "failed", "skipped", "interrupted", "cancelled"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    stage: str
+    ts: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageStarted(Event):
+    title: str
+    job_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageFinished(Event):
+    status: StageStatus
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress(Event):
+    """``done`` of ``total`` ``unit`` (total None when unknown); ``rate`` in units per second."""
+
+    done: float
+    total: float | None
+    unit: str
+    rate: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric(Event):
+    """A named scalar, e.g. ``loss`` at ``step`` or ``val_miou`` at ``epoch``."""
+
+    name: str
+    value: float
+    epoch: int | None = None
+    step: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactWritten(Event):
+    artifact_id: int
+    kind: str
+    path: str
+    sha256: str
+    size: int
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Log(Event):
+    level: Literal["debug", "info", "warning"]
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(Event):
+    message: str
+    error_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result(Event):
+    """A finished result row (an evaluation, a benchmark); ``data`` is JSON-ready."""
+
+    name: str
+    data: Mapping[str, Any]
+
+
+Emit = Callable[[Event], None]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    "stage_started": StageStarted,
+    "stage_finished": StageFinished,
+    "progress": Progress,
+    "metric": Metric,
+    "artifact_written": ArtifactWritten,
+    "log": Log,
+    "error": Error,
+    "result": Result,
+}
+_TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
+
+
+def encode(event: Event) -> str:
+    """One JSON line (no newline) carrying the schema version and the event type."""
+    payload = {"schema": SCHEMA_VERSION, "type": _TYPE_NAMES[type(event)], **asdict(event)}
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False, default=_json_default)
+
+
+def decode(line: str) -> Event:
+    """Parse a line written by :func:`encode`; raises ``ValueError`` naming what is wrong."""
+    try:
+        payload = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON event line: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON event line: expected an object")
+    schema = payload.pop("schema", None)
+    if schema != SCHEMA_VERSION:
+        raise ValueError(f"event schema {schema!r} is not supported (expected {SCHEMA_VERSION})")
+    cls = EVENT_TYPES.get(payload.pop("type", None))
+    if cls is None:
+        raise ValueError("unknown event type")
+    names = {f.name for f in fields(cls)}
+    unknown = set(payload) - names
+    if unknown:
+        raise ValueError(f"unknown fields for {cls.__name__}: {sorted(unknown)}")
+    return cls(**payload)
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays reach events through metrics; keep numpy out of this module.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class ProgressReporter:
+    """Emits ``Progress`` for a counted loop: a smoothed rate, at most every ``interval`` seconds
+    (plus the first and last update), so a fast loop cannot flood the renderers."""
+
+    def __init__(
+        self, emit: Emit, stage: str, total: float | None, unit: str, interval: float = 0.1
+    ) -> None:
+        self._emit, self._stage, self._total, self._unit = emit, stage, total, unit
+        self._interval = interval
+        self._start = self._last_emit = time.monotonic()
+        self.done = 0.0
+
+    def advance(self, amount: float = 1, message: str = "") -> None:
+        self.done += amount
+        now = time.monotonic()
+        finished = self._total is not None and self.done >= self._total
+        if finished or now - self._last_emit >= self._interval or self.done == amount:
+            self._last_emit = now
+            elapsed = now - self._start
+            self._emit(
+                Progress(
+                    stage=self._stage,
+                    done=self.done,
+                    total=self._total,
+                    unit=self._unit,
+                    rate=self.done / elapsed if elapsed > 0 else None,
+                    message=message,
+                )
+            )

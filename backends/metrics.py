@@ -1,0 +1,97 @@
+"""Segmentation metrics from one confusion matrix (rows = true class, columns = predicted).
+
+Definitions (comparable with the original mllib's table):
+- pixel accuracy: correct pixels / all pixels, the ignore label excluded;
+- IoU per class: TP / (TP + FP + FN), NaN for a class absent from both truth and prediction;
+- mIoU: mean of the per-class IoUs that are defined;
+- similarity: the original's pooled foreground IoU, sum of TP over classes 1..N-1 divided by the
+  sum of their unions.
+The original's "Accuracy" averaged a running per-image accuracy with the background included; ours
+pools pixels over the whole set, which weighs every pixel equally.
+numpy only: this module also runs on boards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ConfusionMatrix:
+    matrix: np.ndarray  # int64, num_classes x num_classes
+
+    @classmethod
+    def empty(cls, num_classes: int) -> ConfusionMatrix:
+        return cls(np.zeros((num_classes, num_classes), np.int64))
+
+    @classmethod
+    def from_labels(
+        cls, true: np.ndarray, predicted: np.ndarray, num_classes: int, ignore: int | None = 255
+    ) -> ConfusionMatrix:
+        true = true.ravel().astype(np.int64)
+        predicted = predicted.ravel().astype(np.int64)
+        keep = true != ignore if ignore is not None else np.ones_like(true, bool)
+        keep &= true < num_classes
+        counts = np.bincount(true[keep] * num_classes + predicted[keep], minlength=num_classes**2)
+        return cls(counts.reshape(num_classes, num_classes))
+
+    def __add__(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        return ConfusionMatrix(self.matrix + other.matrix)
+
+    @property
+    def num_classes(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def pixels(self) -> int:
+        return int(self.matrix.sum())
+
+    @property
+    def pixel_accuracy(self) -> float:
+        total = self.matrix.sum()
+        return float(np.trace(self.matrix) / total) if total else float("nan")
+
+    def _tp_union(self) -> tuple[np.ndarray, np.ndarray]:
+        tp = np.diag(self.matrix).astype(np.float64)
+        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
+        return tp, union
+
+    @property
+    def iou(self) -> np.ndarray:
+        tp, union = self._tp_union()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, tp / union, np.nan)
+
+    @property
+    def miou(self) -> float:
+        iou = self.iou
+        return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
+
+    @property
+    def similarity(self) -> float:
+        tp, union = self._tp_union()
+        denominator = union[1:].sum()
+        return float(tp[1:].sum() / denominator) if denominator else float("nan")
+
+    def normalised(self) -> np.ndarray:
+        """Row-normalised (recall per true class); rows with no pixels stay zero."""
+        rows = self.matrix.sum(1, keepdims=True)
+        return np.divide(self.matrix, rows, out=np.zeros(self.matrix.shape), where=rows > 0)
+
+    def summary(self, class_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        """JSON-ready figures (NaN becomes None)."""
+        return {
+            "pixel_accuracy": _finite(self.pixel_accuracy),
+            "miou": _finite(self.miou),
+            "similarity": _finite(self.similarity),
+            "iou": {name: _finite(v) for name, v in zip(class_names, self.iou, strict=True)},
+            "confusion": self.matrix.tolist(),
+            "pixels": self.pixels,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 6)

@@ -1,0 +1,1 @@
+"""Keras networks. TensorFlow is imported inside the builders, never at module import."""

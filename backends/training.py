@@ -1,0 +1,265 @@
+"""Keras training that reports through events, checkpoints every epoch and resumes after a crash.
+
+Heavy module (imports Keras): import it inside the stage that trains, never at start-up.
+
+A training job is keyed by the dataset version and the training config. Checkpoints live under
+``checkpoints/KEY/epoch-NNN.keras`` (written to a temporary name, then renamed), so a later job
+with the same key resumes from the last completed epoch instead of starting over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.config import TrainConfig
+from backends.datasets.preprocess import augment
+from backends.datasets.shards import Split, split
+from backends.evaluation import evaluate
+from backends.events import Emit, Log, Metric, ProgressReporter
+from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
+from backends.workspace import Workspace
+
+import_tensorflow()
+import keras  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    model_id: int | None  # None when a cached result was reused
+    keras: ArtifactRecord
+    savedmodel: ArtifactRecord
+    resumed_from: int  # epochs already done when this job started
+    cached: bool
+
+
+def train_key(dataset: DatasetRecord, config: TrainConfig) -> str:
+    payload = json.dumps({"dataset": dataset.version, **asdict(config)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def train(
+    ws: Workspace,
+    dataset: DatasetRecord,
+    config: TrainConfig,
+    emit: Emit,
+    *,
+    stage: str = "train",
+    force: bool = False,
+) -> TrainedModel:
+    key = train_key(dataset, config)
+    if not force and (cached := _cached(ws, key)) is not None:
+        return cached
+    root = ws.path(dataset.path)
+    manifest = dataset.manifest
+    num_classes, ignore = len(manifest["classes"]), manifest["ignore"]
+    size = tuple(manifest["image_size"])
+    train_split, val_split = split(root, "train"), split(root, "val")
+    checkpoints = ws.root / "checkpoints" / key[:16]
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+
+    with ws.job(
+        "train", key, {"dataset": f"{dataset.name}@{dataset.version}", **asdict(config)}
+    ) as job_id:
+        model, done_epochs = _resume(checkpoints)
+        if model is None:
+            from backends.networks.unet import build_unet
+
+            model = build_unet(size, num_classes, width=config.width, weights=config.weights)
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                loss=keras.losses.SparseCategoricalCrossentropy(),
+            )
+        else:
+            emit(
+                Log(
+                    stage=stage,
+                    level="info",
+                    message=f"resuming from epoch {done_epochs} ({checkpoints})",
+                )
+            )
+        steps = math.ceil(train_split.size / config.batch_size)
+        if done_epochs < config.epochs:
+            model.fit(
+                _batches(train_split, config, size, ignore, start_epoch=done_epochs),
+                steps_per_epoch=steps,
+                epochs=config.epochs,
+                initial_epoch=done_epochs,
+                verbose=0,
+                callbacks=[
+                    _Reporter(
+                        emit,
+                        stage,
+                        steps,
+                        config.epochs,
+                        done_epochs,
+                        val_split,
+                        num_classes,
+                        ignore,
+                        checkpoints,
+                        ws,
+                    )
+                ],
+            )
+        keras_artifact = ws.write_artifact(
+            kind="model",
+            name="unet.keras",
+            write=model.save,
+            job_id=job_id,
+            dataset_id=dataset.id,
+            meta={
+                "network": "unet",
+                "input_size": list(size),
+                "classes": manifest["classes"],
+                "train_key": key,
+            },
+        )
+        savedmodel = ws.write_artifact(
+            kind="savedmodel",
+            name="unet.savedmodel",
+            write=lambda path: model.export(str(path), verbose=False),
+            parent_id=keras_artifact.id,
+            job_id=job_id,
+            dataset_id=dataset.id,
+            meta=keras_artifact.meta,
+        )
+        model_id = ws.catalog.add_model(
+            name=f"unet-{dataset.name}",
+            network="unet",
+            dataset_id=dataset.id,
+            artifact_id=keras_artifact.id,
+            config=asdict(config),
+        )
+    return TrainedModel(model_id, keras_artifact, savedmodel, done_epochs, cached=False)
+
+
+def _cached(ws: Workspace, key: str) -> TrainedModel | None:
+    for job in reversed(ws.catalog.jobs("train", key)):
+        if job.state != "done":
+            continue
+        found = {a.kind: a for a in ws.catalog.artifacts(job_id=job.id)}
+        if {"model", "savedmodel"} <= found.keys():
+            try:
+                for artifact in found.values():
+                    ws.verify(artifact)
+            except Exception:
+                continue
+            return TrainedModel(None, found["model"], found["savedmodel"], 0, cached=True)
+    return None
+
+
+def _resume(checkpoints: Path) -> tuple[Any, int]:
+    found = sorted(checkpoints.glob("epoch-*.keras"))
+    for path in reversed(found):
+        try:
+            return keras.models.load_model(path), int(re.findall(r"\d+", path.stem)[0])
+        except Exception:  # a damaged checkpoint: fall back to the one before
+            continue
+    return None, 0
+
+
+def _batches(
+    data: Split, config: TrainConfig, size: tuple[int, int], ignore: int, start_epoch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(images, labels, pixel weights) forever, epoch after epoch, from ``start_epoch``.
+
+    Shards are visited in a random order and shuffled within, so one shard is in memory at a
+    time. The ignore label gets weight 0 (and a harmless label 0) so it adds nothing to the loss.
+    """
+    epoch = start_epoch
+    while True:
+        rng = np.random.default_rng([config.seed, epoch])
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        for shard in rng.permutation(len(data.shards)):
+            images, masks = data.read(int(shard))
+            for i in rng.permutation(len(images)):
+                image, mask = images[i], masks[i]
+                if config.augment:
+                    image, mask = augment(image, mask, size, ignore, rng)
+                pending.append((image, mask))
+                if len(pending) == config.batch_size:
+                    yield _stack(pending, ignore)
+                    pending = []
+        if pending:
+            yield _stack(pending, ignore)
+        epoch += 1
+
+
+def _stack(pairs: list[tuple[np.ndarray, np.ndarray]], ignore: int) -> tuple[np.ndarray, ...]:
+    images = np.stack([p[0] for p in pairs]).astype(np.float32)
+    masks = np.stack([p[1] for p in pairs])
+    valid = masks != ignore
+    return images, np.where(valid, masks, 0).astype(np.int32), valid.astype(np.float32)
+
+
+class _Reporter(keras.callbacks.Callback):
+    """Keras callbacks -> engine events; validation with the same code as the evaluate stage;
+    an atomic checkpoint at the end of every epoch."""
+
+    def __init__(
+        self,
+        emit: Emit,
+        stage: str,
+        steps: int,
+        epochs: int,
+        done_epochs: int,
+        val_split: Split,
+        num_classes: int,
+        ignore: int,
+        checkpoints: Path,
+        ws: Workspace,
+    ) -> None:
+        super().__init__()
+        self._emit, self._stage, self._steps, self._epochs = emit, stage, steps, epochs
+        self._val, self._num_classes, self._ignore = val_split, num_classes, ignore
+        self._checkpoints, self._ws = checkpoints, ws
+        self._progress = ProgressReporter(emit, stage, steps * (epochs - done_epochs), "steps")
+        self._epoch = done_epochs
+        self._runtime: TensorFlowRuntime | None = None  # traced once, reused every epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss", float("nan"))
+        self._progress.advance(
+            message=f"epoch {self._epoch + 1}/{self._epochs} step {batch + 1}/{self._steps} "
+            f"loss {float(loss):.4f}"
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        done = epoch + 1
+        self._emit(
+            Metric(stage=self._stage, name="loss", value=float((logs or {})["loss"]), epoch=done)
+        )
+        self._runtime = self._runtime or TensorFlowRuntime(self.model)
+        confusion = evaluate(
+            self._runtime, self._val, num_classes=self._num_classes, ignore=self._ignore
+        )
+        self._emit(
+            Metric(
+                stage=self._stage,
+                name="val_pixel_accuracy",
+                value=confusion.pixel_accuracy,
+                epoch=done,
+            )
+        )
+        self._emit(Metric(stage=self._stage, name="val_miou", value=confusion.miou, epoch=done))
+        final = self._checkpoints / f"epoch-{done:03d}.keras"
+        tmp = self._ws.temporary(final.name)
+        self.model.save(tmp)
+        os.replace(tmp, final)
+        for older in self._checkpoints.glob("epoch-*.keras"):
+            if older != final and older.name < final.name:
+                older.unlink(missing_ok=True)  # keep only the newest: checkpoints are large

@@ -1,0 +1,24 @@
+"""The ``mllib-tui`` command: one module per noun, composed here."""
+
+from __future__ import annotations
+
+import typer
+
+from mllib_tui.commands import datasets
+from mllib_tui.commands.run import run
+
+app = typer.Typer(
+    name="mllib-tui",
+    help="Take an embedded computer-vision model through dataset -> train -> evaluate, "
+    "from the terminal. Start with `mllib-tui run --headless` (the demo on this machine).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(datasets.app, name="datasets")
+app.command("run")(run)
+
+
+def main() -> None:
+    app()

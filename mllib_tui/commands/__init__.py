@@ -1,0 +1,1 @@
+"""One module per noun of the CLI, composed in ``mllib_tui.cli``."""

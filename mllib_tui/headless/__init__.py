@@ -1,0 +1,1 @@
+"""Headless mode: ``output`` owns stdout (results), ``diagnostics`` owns stderr and exit codes."""

@@ -1,0 +1,66 @@
+"""stderr and exit codes, defined here and nowhere else.
+
+| code | meaning |
+|------|---------|
+| 0    | every stage finished and every gate passed |
+| 1    | a quality gate failed (the line names the row) |
+| 2    | bad input or configuration (the line names the file, field or option) |
+| 3    | a stage failed for another reason |
+| 130  | interrupted (Ctrl-C) |
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from enum import IntEnum
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from backends.errors import BadInput, Cancelled, GateFailed, MllibError, StageFailed
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    GATE_FAILED = 1
+    BAD_INPUT = 2
+    STAGE_FAILED = 3
+    INTERRUPTED = 130
+
+
+_CODES: dict[type[MllibError], ExitCode] = {
+    GateFailed: ExitCode.GATE_FAILED,
+    BadInput: ExitCode.BAD_INPUT,
+    StageFailed: ExitCode.STAGE_FAILED,
+    Cancelled: ExitCode.INTERRUPTED,
+}
+
+
+def exit_code(error: MllibError) -> ExitCode:
+    for kind, code in _CODES.items():
+        if isinstance(error, kind):
+            return code
+    return ExitCode.STAGE_FAILED
+
+
+def error_line(message: str) -> None:
+    """One line on stderr (styled on a terminal, plain elsewhere), never wrapped."""
+    stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def diagnosed() -> Iterator[None]:
+    """Engine errors become one line on stderr and their exit code; never a traceback."""
+    try:
+        yield
+    except MllibError as error:
+        label = "gate failed" if isinstance(error, GateFailed) else None
+        error_line(f"{label}: {error}" if label else str(error))
+        raise typer.Exit(exit_code(error)) from None
+    except KeyboardInterrupt:
+        error_line("interrupted; finished work is kept and the next run resumes")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None

@@ -1,0 +1,137 @@
+"""Renderers for the engine's event stream, and the results table on stdout.
+
+- ``JsonLines``: every event as one JSON line on stdout (for CI and scripts).
+- ``RichProgress``: progress bars and stage lines on stderr, so stdout holds only results.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from backends import events as ev
+
+
+class JsonLines:
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stdout
+
+    def __call__(self, event: ev.Event) -> None:
+        self._stream.write(ev.encode(event) + "\n")
+        self._stream.flush()
+
+    def __enter__(self) -> JsonLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class RichProgress:
+    """One bar per stage with rate and ETA; epoch summaries and stage results as lines."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self._progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[message]}"),
+            console=self.console,
+            transient=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._epoch: dict[str, float] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, event: ev.Event) -> None:
+        match event:
+            case ev.StageStarted(stage=stage, title=title):
+                self._tasks[stage] = self._progress.add_task(title, total=None, unit="", message="")
+            case ev.Progress(stage=stage, done=done, total=total, unit=unit, message=message):
+                if stage in self._tasks:
+                    self._progress.update(
+                        self._tasks[stage], completed=done, total=total, unit=unit, message=message
+                    )
+            case ev.Metric(name=name, value=value, epoch=epoch) if epoch is not None:
+                self._epoch[name] = value
+                if name == "val_miou":
+                    self.console.print(
+                        f"  epoch {epoch:>3}  loss {self._epoch.get('loss', float('nan')):.4f}  "
+                        f"val pixel accuracy {self._epoch.get('val_pixel_accuracy', 0):.4f}  "
+                        f"val mIoU {value:.4f}"
+                    )
+            case ev.Log(level=level, message=message):
+                self.console.print(f"  [dim]{level}: {message}[/]")
+            case ev.StageFinished(stage=stage, status=status, seconds=seconds, detail=detail):
+                task = self._tasks.pop(stage, None)
+                if task is not None:
+                    self._progress.remove_task(task)
+                mark = {"done": "[green]done[/]", "skipped": "[dim]skipped[/]"}.get(
+                    status, f"[red]{status}[/]"
+                )
+                self.console.print(f"{stage:<10} {mark} in {seconds:.1f}s  [dim]{detail}[/]")
+            case _:
+                pass
+
+
+def results_table(rows: list[dict[str, Any]], classes: list[str]) -> Table:
+    """Compact enough for 80 columns: the hardware goes in the caption when rows share it."""
+    hardware = {row["hardware"] for row in rows}
+    shared = len(hardware) == 1
+    table = Table(
+        title="Validation results",
+        title_justify="left",
+        caption=f"on {hardware.pop()}" if shared else None,
+        caption_justify="left",
+    )
+    columns = [
+        "Software",
+        *([] if shared else ["Hardware"]),
+        "Images",
+        "Pixel acc",
+        "mIoU",
+        "Similarity",
+        *(f"IoU {c}" for c in classes),
+        "ms/img",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("Software", "Hardware") else "right")
+    for row in rows:
+        table.add_row(
+            row["software"],
+            *([] if shared else [row["hardware"]]),
+            str(row["images"]),
+            _fmt(row["pixel_accuracy"]),
+            _fmt(row["miou"]),
+            _fmt(row["similarity"]),
+            *(_fmt(row["iou"].get(c)) for c in classes),
+            f"{row['inference_ms']:.2f}",
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

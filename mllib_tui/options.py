@@ -1,0 +1,32 @@
+"""Options shared by every command (one definition, same help everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backends.errors import BadInput
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="MLLIB_WORKSPACE",
+        show_default="./mllib-workspace",
+        help="Workspace directory (artifacts, datasets, reports and the catalog).",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Machine-readable output: JSON (lines) on stdout.")
+]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``HEIGHTxWIDTH`` such as ``480x512``."""
+    height, sep, width = text.lower().partition("x")
+    if not sep or not height.isdigit() or not width.isdigit() or not int(height) or not int(width):
+        raise BadInput(f"--size {text!r} must be HEIGHTxWIDTH in pixels, e.g. 128x128 or 480x512")
+    return int(height), int(width)
