@@ -97,6 +97,7 @@ def train(
                 epochs=config.epochs,
                 initial_epoch=done_epochs,
                 verbose=0,
+                shuffle=False,  # the generator shuffles shards and images itself
                 callbacks=[
                     _Reporter(
                         emit,
@@ -240,26 +241,23 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
-        self._emit(
-            Metric(stage=self._stage, name="loss", value=float((logs or {})["loss"]), epoch=done)
-        )
+        self._save_checkpoint(done)  # first, so an epoch's metrics imply its checkpoint exists
         self._runtime = self._runtime or TensorFlowRuntime(self.model)
         confusion = evaluate(
             self._runtime, self._val, num_classes=self._num_classes, ignore=self._ignore
         )
-        self._emit(
-            Metric(
-                stage=self._stage,
-                name="val_pixel_accuracy",
-                value=confusion.pixel_accuracy,
-                epoch=done,
-            )
-        )
-        self._emit(Metric(stage=self._stage, name="val_miou", value=confusion.miou, epoch=done))
-        final = self._checkpoints / f"epoch-{done:03d}.keras"
+        for name, value in (
+            ("loss", float((logs or {})["loss"])),
+            ("val_pixel_accuracy", confusion.pixel_accuracy),
+            ("val_miou", confusion.miou),
+        ):
+            self._emit(Metric(stage=self._stage, name=name, value=value, epoch=done))
+
+    def _save_checkpoint(self, epoch: int) -> None:
+        final = self._checkpoints / f"epoch-{epoch:03d}.keras"
         tmp = self._ws.temporary(final.name)
         self.model.save(tmp)
         os.replace(tmp, final)
         for older in self._checkpoints.glob("epoch-*.keras"):
-            if older != final and older.name < final.name:
+            if older.name < final.name:
                 older.unlink(missing_ok=True)  # keep only the newest: checkpoints are large

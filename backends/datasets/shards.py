@@ -66,16 +66,27 @@ class Split:
     def batches(
         self, batch_size: int, limit: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Consecutive batches in manifest order (deterministic), at most ``limit`` images."""
+        """Batches in manifest order (deterministic), full-sized across shard boundaries (the
+        last may be short), at most ``limit`` images. One shard is in memory at a time."""
         remaining = self.size if limit is None else min(limit, self.size)
+        carry: tuple[np.ndarray, np.ndarray] | None = None
         for index in range(len(self.shards)):
+            if remaining <= 0:
+                break
             images, masks = self.read(index)
-            for start in range(0, len(images), batch_size):
-                if remaining <= 0:
-                    return
-                stop = start + min(batch_size, remaining)
-                remaining -= stop - start
-                yield images[start:stop], masks[start:stop]
+            images, masks = images[:remaining], masks[:remaining]
+            remaining -= len(images)
+            if carry is not None:
+                images, masks = (
+                    np.concatenate([carry[0], images]),
+                    np.concatenate([carry[1], masks]),
+                )
+            full = len(images) - len(images) % batch_size
+            for start in range(0, full, batch_size):
+                yield images[start : start + batch_size], masks[start : start + batch_size]
+            carry = (images[full:], masks[full:])
+        if carry is not None and len(carry[0]):
+            yield carry
 
 
 def read_manifest(root: Path) -> dict[str, Any]:

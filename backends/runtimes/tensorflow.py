@@ -4,6 +4,7 @@ of per-call overhead at batch 1, which would swamp the figures)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,26 @@ import numpy as np
 
 
 def import_tensorflow() -> Any:
-    """Import TensorFlow with its start-up chatter silenced (it would drown our own output)."""
+    """Import TensorFlow without its start-up banner on stderr.
+
+    TensorFlow's C++ side prints oneDNN/absl notices while it loads, before any log setting can
+    apply, and they would interleave with our progress output. File descriptor 2 points at
+    /dev/null for the import only; an import error is still raised (and shown) afterwards.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.constant(0)  # the second notice comes with the first op
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     import absl.logging
-    import tensorflow as tf
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     return tf

@@ -1,0 +1,55 @@
+import math
+
+import numpy as np
+
+from backends.metrics import ConfusionMatrix
+
+
+def test_hand_computed_case() -> None:
+    # 3 classes; the ignore label 255 is excluded everywhere.
+    true = np.array([[0, 0, 1, 1], [2, 2, 255, 1]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 2, 2]])
+    cm = ConfusionMatrix.from_labels(true, pred, 3, ignore=255)
+    # rows = true, columns = predicted
+    assert cm.matrix.tolist() == [[1, 1, 0], [0, 2, 1], [1, 0, 1]]
+    assert cm.pixels == 7
+    assert math.isclose(cm.pixel_accuracy, 4 / 7)
+    # IoU: c0 1/(2+2-1)=1/3, c1 2/(3+3-2)=1/2, c2 1/(2+2-1)=1/3
+    assert np.allclose(cm.iou, [1 / 3, 1 / 2, 1 / 3])
+    assert math.isclose(cm.miou, (1 / 3 + 1 / 2 + 1 / 3) / 3)
+    # similarity pools classes 1..2: (2 + 1) / (4 + 3)
+    assert math.isclose(cm.similarity, 3 / 7)
+
+
+def test_absent_class_is_nan_and_left_out_of_the_mean() -> None:
+    cm = ConfusionMatrix.from_labels(np.array([0, 0, 1]), np.array([0, 0, 1]), 3)
+    assert math.isnan(cm.iou[2])
+    assert cm.miou == 1.0
+    summary = cm.summary(["a", "b", "c"])
+    assert summary["iou"]["c"] is None and summary["miou"] == 1.0
+
+
+def test_matrices_add_and_normalise_by_row() -> None:
+    a = ConfusionMatrix.from_labels(np.array([0, 1]), np.array([0, 0]), 2)
+    b = ConfusionMatrix.from_labels(np.array([1, 1]), np.array([1, 1]), 2)
+    total = a + b
+    assert total.matrix.tolist() == [[1, 0], [1, 2]]
+    assert np.allclose(total.normalised(), [[1, 0], [1 / 3, 2 / 3]])
+    assert ConfusionMatrix.empty(2).normalised().tolist() == [[0, 0], [0, 0]]
+
+
+def test_empty_matrix_has_no_figures() -> None:
+    cm = ConfusionMatrix.empty(4)
+    assert math.isnan(cm.pixel_accuracy) and math.isnan(cm.miou) and math.isnan(cm.similarity)
+
+
+def test_matches_a_naive_loop_on_random_labels() -> None:
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, (4, 32, 32))
+    true[rng.random(true.shape) < 0.1] = 255
+    pred = rng.integers(0, 5, (4, 32, 32))
+    expected = np.zeros((5, 5), int)
+    for t, p in zip(true.ravel(), pred.ravel(), strict=True):
+        if t != 255:
+            expected[t, p] += 1
+    assert (ConfusionMatrix.from_labels(true, pred, 5).matrix == expected).all()

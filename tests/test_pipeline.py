@@ -1,0 +1,93 @@
+"""End to end: the tiny pipeline through the real console script (seconds, not minutes)."""
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backends import events as ev
+from tests.conftest import TINY, cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_headless_json_run_streams_events_and_writes_the_report(trained_ws: Path) -> None:
+    reports = list((trained_ws / "reports").glob("*/results.json"))
+    assert len(reports) == 1
+    result = json.loads(reports[0].read_text())
+    (row,) = result["rows"]
+    assert row["images"] == 5 and row["software"] == "TensorFlow fp32"
+    assert set(row["iou"]) == {"void", "person", "vehicle", "animal"}
+    assert 0 <= row["miou"] <= 1 and 0 <= row["pixel_accuracy"] <= 1
+    assert sum(map(sum, row["confusion"])) == row["pixels"] > 0
+    assert "| TensorFlow fp32 |" in (reports[0].parent / "results.md").read_text()
+
+
+def test_json_lines_are_events_only(tmp_path: Path, trained_ws: Path) -> None:
+    # Reuses the trained model: same data and config hash.
+    out = cli("run", "--headless", "--json", "-w", str(trained_ws), str(TINY))
+    assert out.returncode == 0, out.stderr
+    decoded = [ev.decode(line) for line in out.stdout.splitlines()]
+    stages = [e.stage for e in decoded if isinstance(e, ev.StageFinished)]
+    assert stages == ["dataset", "train", "evaluate"]
+    train_done = next(e for e in decoded if isinstance(e, ev.StageFinished) and e.stage == "train")
+    assert "reused" in train_done.detail
+    (result,) = [e for e in decoded if isinstance(e, ev.Result)]
+    assert result.data["miou"] is not None
+
+
+def test_gate_failure_exits_1_naming_the_row(trained_ws: Path) -> None:
+    out = cli("run", "--headless", "-w", str(trained_ws), str(TINY), "--min-miou", "0.999")
+    assert out.returncode == 1
+    assert "gate failed: TensorFlow fp32 on" in out.stderr and "miou" in out.stderr
+    assert "| TensorFlow fp32 |" in out.stdout  # the table is still shown
+
+
+def test_training_emits_epoch_metrics_and_lineage(trained_ws: Path) -> None:
+    from backends.workspace import Workspace
+
+    ws = Workspace.open(trained_ws)
+    (model,) = ws.catalog.artifacts("model")
+    (saved,) = ws.catalog.artifacts("savedmodel")
+    assert saved.parent_id == model.id
+    dataset = ws.catalog.dataset("tiny")
+    assert model.dataset_id == dataset.id
+    assert (ws.path(saved.path) / "saved_model.pb").exists()
+    assert {j.kind: j.state for j in ws.catalog.jobs()} == {"dataset": "done", "train": "done"}
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(TINY.read_text().replace("epochs = 2", "epochs = 4"))
+    ws = tmp_path / "ws"
+    exe = Path(sys.executable).with_name("mllib-tui")
+    child = subprocess.Popen(
+        [str(exe), "run", "--headless", "--json", "-w", str(ws), str(pipeline)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in child.stdout:  # an epoch's metrics come after its checkpoint is on disk
+        event = ev.decode(line)
+        if isinstance(event, ev.Metric) and event.name == "val_miou" and event.epoch == 1:
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (checkpoint,) = (ws / "checkpoints").glob("*/epoch-*.keras")
+    saved = int(checkpoint.stem.split("-")[1])
+    assert 1 <= saved < 4
+
+    out = cli("run", "--headless", "--json", "-w", str(ws), str(pipeline))
+    assert out.returncode == 0, out.stderr
+    decoded = [ev.decode(line) for line in out.stdout.splitlines()]
+    logs = [e.message for e in decoded if isinstance(e, ev.Log)]
+    assert any(f"resuming from epoch {saved}" in m for m in logs)
+    epochs = [e.epoch for e in decoded if isinstance(e, ev.Metric) and e.name == "val_miou"]
+    assert epochs == list(range(saved + 1, 5))
+
+    from backends.workspace import Workspace
+
+    states = [j.state for j in Workspace.open(ws).catalog.jobs("train")]
+    assert states == ["interrupted", "done"]
