@@ -228,3 +228,20 @@ def test_strict_class_map_rejects_unknown_categories(tmp_path: Path) -> None:
     path = _write(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
     with pytest.raises(BadInput, match="category 'car' \\(id 3\\) is not in class map 'strict'"):
         coco.load(path, tmp_path / "img", strict)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rle_counts_decode_like_pycocotools(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+    # blobs of very different sizes: long runs need several chunks, deltas go negative
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.integers(0, 6))):
+        y, x = rng.integers(0, h), rng.integers(0, w)
+        mask[y : y + int(rng.integers(1, h + 1)), x : x + int(rng.integers(1, w + 1))] = 1
+    mask[rng.random((h, w)) < 0.02] ^= 1
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    counts = coco.rle_counts(rle)
+    assert counts.sum() == h * w
+    rebuilt = np.repeat(np.arange(counts.size) % 2, counts).reshape(w, h).T
+    assert (rebuilt == mask_utils.decode(rle)).all()

@@ -1,9 +1,13 @@
 """COCO instance annotations -> semantic masks (pycocotools).
 
 Painting order is deterministic: crowd regions first, then instances from the largest area to the
-smallest (ties by annotation id), so a small object in front of a large one keeps its pixels. All
-instances of an image are decoded in one pycocotools call and the top-most instance per pixel is
-found with one vectorised argmax, instead of one full-image boolean assignment per annotation.
+smallest (ties by annotation id), so a small object in front of a large one keeps its pixels.
+
+pycocotools turns polygons into RLE; we then never decode an instance to a full-image mask (the
+common approach: ``annToMask`` plus one full-image boolean assignment per annotation). Each RLE's
+runs are read with numpy and painted as slices of one column-major label array, so the cost
+follows the objects' outlines, not image area times instance count
+(``benchmarks/coco_masks.py`` measures both).
 """
 
 from __future__ import annotations
@@ -109,32 +113,54 @@ def instance_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
     return segmentation
 
 
+def rle_counts(rle: dict[str, Any]) -> np.ndarray:
+    """Run lengths of an RLE (alternating 0/1 runs down the columns, starting with 0s).
+
+    Decodes COCO's compressed string form (the format of ``maskApi.c``'s ``rleFrString``: 5-bit
+    chunks offset by 48, 0x20 = more chunks follow, 0x10 in the last chunk = negative, and each
+    count after the second stored as a difference from the count two places before) with numpy.
+    """
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return np.asarray(counts, np.int64)
+    raw = counts.encode() if isinstance(counts, str) else counts
+    chunks = np.frombuffer(raw, np.uint8).astype(np.int64) - 48
+    ends = np.flatnonzero((chunks & 0x20) == 0)  # the last chunk of every value
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    position = np.arange(chunks.size) - np.repeat(starts, ends - starts + 1)
+    values = np.add.reduceat((chunks & 0x1F) << (5 * position), starts)
+    negative = (chunks[ends] & 0x10) != 0
+    values[negative] -= np.int64(1) << (5 * (ends - starts + 1)[negative])
+    values[1::2] = np.cumsum(values[1::2])  # undo the delta coding, one parity chain at a time
+    values[2::2] = np.cumsum(values[2::2])
+    return values
+
+
 def semantic_mask(image: CocoImage, lookup: dict[int, int], src: str = "") -> np.ndarray:
     """The class-id mask (uint8, HxW) of one image; unannotated pixels are class 0."""
-    from pycocotools import mask as mask_utils
-
     h, w = image.height, image.width
-    if not image.annotations:
-        return np.zeros((h, w), np.uint8)
     try:
-        rles = [instance_rle(a["segmentation"], h, w) for a in image.annotations]
+        runs = [rle_counts(instance_rle(a["segmentation"], h, w)) for a in image.annotations]
     except (TypeError, ValueError, KeyError) as exc:
         raise BadInput(
             f"{src}: image {image.id}: a segmentation cannot be decoded ({exc})"
         ) from None
-    areas = mask_utils.area(rles).astype(np.int64)
+    areas = [int(r[1::2].sum()) for r in runs]
     order = sorted(
-        range(len(rles)),
+        range(len(runs)),
         key=lambda i: (
             not image.annotations[i].get("iscrowd", 0),
             -areas[i],
             image.annotations[i]["id"],
         ),
     )
-    stack = mask_utils.decode([rles[i] for i in order])  # H x W x N, painting order
-    labels = np.array([lookup[image.annotations[i]["category_id"]] for i in order], np.uint8)
-    top = stack.shape[2] - 1 - np.argmax(stack[:, :, ::-1], axis=2)  # last painter per pixel
-    return np.where(stack.any(axis=2), labels[top], np.uint8(0)).astype(np.uint8)
+    flat = np.zeros(h * w, np.uint8)  # column-major, like the RLE runs
+    for i in order:
+        label = lookup[image.annotations[i]["category_id"]]
+        bounds = np.cumsum(runs[i]).tolist()
+        for start, stop in zip(bounds[0::2], bounds[1::2], strict=False):
+            flat[start:stop] = label
+    return flat.reshape(w, h).T.copy()
 
 
 def read_image(image: CocoImage, src: str = "") -> np.ndarray:
