@@ -57,6 +57,26 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT NOT NULL DEFAULT '{}',
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    date REAL NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    model INTEGER REFERENCES artifacts(id),
+    platform TEXT NOT NULL,
+    status TEXT NOT NULL,
+    images INTEGER,
+    batch_size INTEGER,
+    accuracy REAL,
+    similarity REAL,
+    miou REAL,
+    class_similarity TEXT,
+    confusion TEXT,
+    image_time REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
 CREATE TABLE IF NOT EXISTS models (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -262,6 +282,14 @@ class Catalog:
         with self._connect() as db:
             return [_artifact(row) for row in db.execute(query + " ORDER BY id", args)]
 
+    def children(self, parent_id: int, kind: str) -> list[ArtifactRecord]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM artifacts WHERE parent_id = ? AND kind = ? ORDER BY id",
+                (parent_id, kind),
+            )
+            return [_artifact(row) for row in rows]
+
     def lineage(self, artifact_id: int) -> list[ArtifactRecord]:
         """The artifact, its parent, its parent's parent... (oldest last)."""
         chain = [self.artifact(artifact_id)]
@@ -311,6 +339,13 @@ class Catalog:
             )
         return matches[-1]
 
+    def dataset_by_id(self, dataset_id: int) -> DatasetRecord:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+        if row is None:
+            raise BadInput(f"no dataset with id {dataset_id} in {self.path}")
+        return _dataset(row)
+
     def add_model(
         self, *, name: str, network: str, dataset_id: int, artifact_id: int, config: dict[str, Any]
     ) -> int:
@@ -329,6 +364,54 @@ class Catalog:
             ).lastrowid
         assert model_id is not None
         return model_id
+
+    # -- results (one row per benchmark row; SQL rows, so concurrent writers lose nothing) -----
+
+    def add_results(self, run_id: str, description: str, rows: list[dict[str, Any]]) -> None:
+        """Stored with the fields of the original mllib's tests.json, plus the whole row."""
+        with self._connect() as db:
+            db.executemany(
+                "INSERT INTO results (run_id, date, name, description, model, platform, status, "
+                "images, batch_size, accuracy, similarity, miou, class_similarity, confusion, "
+                "image_time, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        row.get("date", time.time()),
+                        row["software"],
+                        description,
+                        row.get("artifact"),
+                        row["hardware"],
+                        row["status"],
+                        row.get("images"),
+                        row.get("batch_size"),
+                        row.get("pixel_accuracy"),
+                        row.get("similarity"),
+                        row.get("miou"),
+                        json.dumps(row.get("iou")),
+                        json.dumps(row.get("confusion")),
+                        (row.get("end_to_end") or {}).get("mean_ms"),
+                        json.dumps(row),
+                    )
+                    for row in rows
+                ],
+            )
+
+    def runs(self) -> list[tuple[str, float, int]]:
+        """(run id, date, rows) per benchmark run, newest last."""
+        with self._connect() as db:
+            return [
+                tuple(r)
+                for r in db.execute(
+                    "SELECT run_id, min(date), count(*) FROM results "
+                    "GROUP BY run_id ORDER BY min(id)"
+                )
+            ]
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
+            return [json.loads(r["data"]) for r in rows]
 
 
 def _job(row: sqlite3.Row) -> JobRecord:

@@ -47,9 +47,32 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class EvaluateStep:
-    batch_size: int = 8
+class ConvertStep:
+    """Which formats to build (``FORMAT:PRECISION``) and the fidelity gates they must pass."""
+
+    targets: tuple[str, ...] = ("onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8")
+    opset: int = 15
+    int8_io: Literal["int8", "uint8", "float"] = "int8"
+    representative_images: int = 100
+    fidelity_images: int = 64
+    fallback: bool = True  # int8 failing its gate -> build fp16 instead
+    max_delta_fp32: float = 0.001
+    max_delta_fp16: float = 0.002
+    max_drop_int8: float = 0.01
+
+
+@dataclass(frozen=True)
+class BenchStep:
+    """The benchmark protocol (see backends/bench.py) and the runtime settings."""
+
+    warmup_runs: int = 10
+    warmup_seconds: float = 1.0
+    min_runs: int = 50
+    min_seconds: float = 2.0
+    batch_size: int = 1
+    eval_batch_size: int = 8
     threads: int = 2
+    disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
 
 
 @dataclass(frozen=True)
@@ -58,13 +81,15 @@ class Gates:
 
     min_miou: float | None = None
     min_pixel_accuracy: float | None = None
+    max_drop: float | None = None  # mIoU drop of any row against the TensorFlow fp32 reference
 
 
 @dataclass(frozen=True)
 class Pipeline:
     dataset: DatasetStep = field(default_factory=DatasetStep)
     train: TrainConfig = field(default_factory=TrainConfig)
-    evaluate: EvaluateStep = field(default_factory=EvaluateStep)
+    convert: ConvertStep = field(default_factory=ConvertStep)
+    bench: BenchStep = field(default_factory=BenchStep)
     gates: Gates = field(default_factory=Gates)
 
 
@@ -130,6 +155,10 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
                 f"{source}: {key} must be one of {', '.join(map(repr, args))}, got {value!r}"
             )
         return value
+    if origin is tuple and args[-1] is Ellipsis:
+        if not isinstance(value, list):
+            raise BadInput(f"{source}: {key} must be a list, got {value!r}")
+        return tuple(_coerce(v, args[0], source, key) for v in value)
     if origin is tuple:
         if not isinstance(value, list) or len(value) != len(args):
             raise BadInput(f"{source}: {key} must be a list of {len(args)} numbers, got {value!r}")

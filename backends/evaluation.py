@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from backends.datasets.shards import Split
 from backends.metrics import ConfusionMatrix
-from backends.runtimes import Runtime
+from backends.runtimes import Runtime, infer
 
 
 def evaluate(
@@ -25,7 +25,7 @@ def evaluate(
     """Argmax of the runtime's probabilities against the masks; ``on_batch(n)`` after each batch."""
     total = ConfusionMatrix.empty(num_classes)
     for images, masks in split.batches(batch_size, limit):
-        predicted = runtime.infer(images).argmax(axis=-1)
+        predicted = infer(runtime, images).argmax(axis=-1)
         total += ConfusionMatrix.from_labels(masks, predicted, num_classes, ignore)
         if on_batch is not None:
             on_batch(len(images))

@@ -1,8 +1,8 @@
-"""The stages wired together: dataset -> train -> evaluate -> report, each reporting events.
+"""The stages wired together: dataset -> train -> convert -> bench -> report.
 
 Used by the headless runner and by the app. Stages are resumable: a dataset with the same content
-is not rebuilt, a finished training job with the same key is reused (``force`` retrains), and an
-interrupted one resumes from its last checkpoint.
+is not rebuilt, a finished training or conversion job with the same key is reused (``force``
+redoes them), and an interrupted training resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import DatasetStep, EvaluateStep, Gates, Pipeline
+from backends.config import DatasetStep, Pipeline
 from backends.errors import BadInput, Cancelled, GateFailed, MllibError, StageFailed
-from backends.events import Emit, Error, ProgressReporter, Result, StageFinished, StageStarted
-from backends.report import write_report
+from backends.events import Emit, Error, Log, StageFinished, StageStarted
+from backends.formats import FORMATS, Precision
 from backends.workspace import Workspace
 
 
@@ -30,13 +30,36 @@ class RunResult:
     rows: list[dict[str, Any]]
     gate_failures: list[str]
 
+    @property
+    def failed_rows(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["status"] != "ok"]
+
+    def raise_for_outcome(self) -> None:
+        """``GateFailed`` if a gate missed, else ``StageFailed`` if a benchmark row failed."""
+        if self.gate_failures:
+            raise GateFailed("; ".join(self.gate_failures))
+        if self.failed_rows:
+            reasons = "; ".join(f"{r['software']}: {r['error']}" for r in self.failed_rows)
+            raise StageFailed(
+                f"{len(self.failed_rows)} of {len(self.rows)} benchmark rows failed ({reasons}); "
+                f"the report is in {self.report_dir}"
+            )
+
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def run(ws: Workspace, pipeline: Pipeline, emit: Emit, *, force: bool = False) -> RunResult:
-    """Run every stage; raise ``GateFailed`` after the report is written if a gate missed."""
+def run(
+    ws: Workspace,
+    pipeline: Pipeline,
+    emit: Emit,
+    *,
+    force: bool = False,
+    junit: Path | None = None,
+) -> RunResult:
+    """Run every stage and write the report. Gate misses and failed rows are in the result
+    (``raise_for_outcome``), so a caller can show the table before failing."""
     run_id = new_run_id()
     with _stage(emit, "dataset", "Dataset") as done:
         dataset = prepare_dataset(ws, pipeline.dataset, emit)
@@ -50,10 +73,40 @@ def run(ws: Workspace, pipeline: Pipeline, emit: Emit, *, force: bool = False) -
             if trained.cached
             else f"artifact {trained.keras.id}"
         )
-    with _stage(emit, "evaluate", "Evaluate") as done:
-        row = evaluate_model(ws, trained.keras, dataset, pipeline.evaluate, emit)
-        done(f"mIoU {row['miou']:.4f}")
-    rows = [row]
+    with _stage(emit, "convert", "Convert") as done:
+        converted = convert_all(ws, trained.keras, pipeline, emit, force=force)
+        done(", ".join(f"{a.kind} {a.meta['precision']}" for a in converted))
+    with _stage(emit, "bench", "Benchmark") as done:
+        rows = bench_all(ws, [trained.keras, *converted], dataset, pipeline, emit)
+        done(f"{len(rows)} rows")
+    return finish(
+        ws,
+        run_id,
+        dataset,
+        rows,
+        pipeline,
+        description="pipeline run",
+        model=trained.keras,
+        junit=junit,
+    )
+
+
+def finish(
+    ws: Workspace,
+    run_id: str,
+    dataset: DatasetRecord,
+    rows: list[dict[str, Any]],
+    pipeline: Pipeline,
+    *,
+    description: str,
+    model: ArtifactRecord,
+    junit: Path | None,
+) -> RunResult:
+    """Compare with the reference, check gates, write the report, record in the catalog."""
+    from backends.benchmarking import check_gates, compare
+    from backends.report import write_report
+
+    compare(rows)
     failures = check_gates(pipeline.gates, rows)
     report_dir = ws.root / "reports" / run_id
     write_report(
@@ -61,17 +114,75 @@ def run(ws: Workspace, pipeline: Pipeline, emit: Emit, *, force: bool = False) -
         {
             "run_id": run_id,
             "dataset": f"{dataset.name}@{dataset.version}",
-            "model": trained.keras.id,
+            "model": model.id,
             "classes": dataset.manifest["classes"],
             "pipeline": asdict(pipeline),
             "gate_failures": failures,
         },
         rows,
+        junit=junit,
     )
-    result = RunResult(run_id, report_dir, rows, failures)
-    if failures:
-        raise GateFailed("; ".join(failures))
-    return result
+    ws.catalog.add_results(run_id, description, rows)
+    return RunResult(run_id, report_dir, rows, failures)
+
+
+def convert_all(
+    ws: Workspace, model: ArtifactRecord, pipeline: Pipeline, emit: Emit, *, force: bool = False
+) -> list[ArtifactRecord]:
+    """Every target of ``[convert]``; an int8 that misses its gate falls back to fp16."""
+    from backends.conversion import convert, parse_target
+    from backends.runtimes import load
+
+    step = pipeline.convert
+    targets = [parse_target(t) for t in step.targets]  # all checked before any work
+    reference = load("tensorflow", ws.verify(model))
+    built: list[ArtifactRecord] = []
+    for fmt, precision in targets:
+        result = convert(ws, model, fmt, precision, step, emit, reference=reference, force=force)
+        built.append(result.artifact)
+        fidelity = result.fidelity
+        if not result.passed:
+            emit(
+                Log(
+                    stage="convert",
+                    level="warning",
+                    message=(
+                        f"{fmt.name} {precision} missed its fidelity gate "
+                        f"({fidelity['gate']}: change {fidelity['delta_miou']:+.4f})"
+                    ),
+                )
+            )
+            fallback = (fmt, Precision.FP16)
+            if (
+                precision is Precision.INT8
+                and step.fallback
+                and Precision.FP16 in fmt.precisions
+                and fallback not in targets
+            ):
+                emit(
+                    Log(
+                        stage="convert", level="warning", message=f"falling back to {fmt.name} fp16"
+                    )
+                )
+                targets.append(fallback)
+    return built
+
+
+def bench_all(
+    ws: Workspace,
+    artifacts: list[ArtifactRecord],
+    dataset: DatasetRecord,
+    pipeline: Pipeline,
+    emit: Emit,
+) -> list[dict[str, Any]]:
+    """One row per artifact x runtime that loads it; the Keras model first (the reference)."""
+    from backends.benchmarking import bench_artifact
+
+    return [
+        bench_artifact(ws, artifact, runtime, dataset, pipeline.bench, emit)
+        for artifact in artifacts
+        for runtime in FORMATS[artifact.kind if artifact.kind != "model" else "keras"].runtimes
+    ]
 
 
 @contextmanager
@@ -137,68 +248,3 @@ def prepare_dataset(ws: Workspace, step: DatasetStep, emit: Emit) -> DatasetReco
         size=step.size,
         emit=emit,
     )
-
-
-def evaluate_model(
-    ws: Workspace,
-    model: ArtifactRecord,
-    dataset: DatasetRecord,
-    step: EvaluateStep,
-    emit: Emit,
-    stage: str = "evaluate",
-) -> dict[str, Any]:
-    """The whole validation split through TensorFlow: a results row with the confusion matrix."""
-    from backends.datasets.shards import split
-    from backends.evaluation import evaluate
-    from backends.machine import hardware_label, manifest
-    from backends.runtimes.tensorflow import TensorFlowRuntime
-
-    runtime = TensorFlowRuntime.load(ws.verify(model), threads=step.threads)
-    val = split(ws.path(dataset.path), "val")
-    if runtime.input_size != tuple(dataset.manifest["image_size"]):
-        raise BadInput(
-            f"model artifact {model.id} takes {runtime.input_size} images but dataset "
-            f"{dataset.name} has {tuple(dataset.manifest['image_size'])}"
-        )
-    progress = ProgressReporter(emit, stage, val.size, "images")
-    start = time.perf_counter()
-    confusion = evaluate(
-        runtime,
-        val,
-        num_classes=len(dataset.manifest["classes"]),
-        ignore=dataset.manifest["ignore"],
-        batch_size=step.batch_size,
-        on_batch=progress.advance,
-    )
-    seconds = time.perf_counter() - start
-    machine = manifest()
-    row = {
-        "name": "tensorflow-fp32",
-        "software": "TensorFlow fp32",
-        "runtime": runtime.name,
-        "runtime_version": runtime.version,
-        "precision": "fp32",
-        "threads": runtime.threads,
-        "hardware": hardware_label(machine),
-        "machine": machine,
-        "images": val.size,
-        "batch_size": step.batch_size,
-        "inference_ms": 1000 * seconds / max(1, val.size),
-        "model_artifact": model.id,
-        **confusion.summary(dataset.manifest["classes"]),
-    }
-    emit(Result(stage=stage, name=row["name"], data=row))
-    return row
-
-
-def check_gates(gates: Gates, rows: list[dict[str, Any]]) -> list[str]:
-    failures = []
-    for row in rows:
-        for key, floor in (("miou", gates.min_miou), ("pixel_accuracy", gates.min_pixel_accuracy)):
-            value = row.get(key)
-            if floor is not None and (value is None or value < floor):
-                failures.append(
-                    f"{row['software']} on {row['hardware']}: {key} "
-                    f"{value if value is None else round(value, 4)} < {floor}"
-                )
-    return failures

@@ -1,63 +1,178 @@
-"""Run reports: ``results.json`` (everything) and ``results.md`` (the table people read)."""
+"""Run reports: ``results.json`` (everything), ``results.md`` (the tables people read), one
+confusion-matrix PNG per row, and optionally JUnit XML for CI."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
+
+HEAD = [
+    "Software",
+    "Hardware",
+    "Images",
+    "Accuracy",
+    "Similarity",
+    "mIoU",
+    "ΔmIoU",
+    "p50 (ms)",
+    "p99 (ms)",
+    "Inference time (ms)",
+    "Size (MB)",
+    "Status",
+]
 
 
-def write_report(directory: Path, run: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def write_report(
+    directory: Path, run: dict[str, Any], rows: list[dict[str, Any]], junit: Path | None = None
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
+    from backends.plots import confusion_png
+
+    for row in rows:
+        if row.get("confusion"):
+            row["confusion_png"] = f"confusion-{_slug(row['name'])}.png"
+            confusion_png(
+                directory / row["confusion_png"],
+                row["confusion"],
+                run["classes"],
+                f"{row['software']} — {row['hardware']}",
+            )
     _atomic_write(directory / "results.json", json.dumps({**run, "rows": rows}, indent=1))
     _atomic_write(directory / "results.md", markdown(run, rows))
+    if junit is not None:
+        _atomic_write(junit, junit_xml(run, rows))
 
 
 def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     classes: list[str] = run.get("classes", [])
-    head = [
-        "Software",
-        "Hardware",
-        "Images",
-        "Pixel accuracy",
-        "mIoU",
-        "Similarity",
-        *(f"IoU {c}" for c in classes),
-        "Inference (ms/image)",
-    ]
     lines = [
         f"# mllib run {run['run_id']}",
         "",
-        f"Dataset `{run['dataset']}`, model artifact {run.get('model', '-')}.",
+        f"Dataset `{run['dataset']}`; validation split, every image. Reference: TensorFlow fp32.",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
+        _table(HEAD, [_main_cells(r) for r in rows]),
+        "",
     ]
-    for row in rows:
-        cells = [
-            row["software"],
-            row["hardware"],
-            str(row["images"]),
-            _num(row["pixel_accuracy"]),
-            _num(row["miou"]),
-            _num(row["similarity"]),
-            *(_num(row["iou"].get(c)) for c in classes),
-            _num(row["inference_ms"], 2),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
     lines += [
+        "## IoU per class",
         "",
-        "Pixel accuracy excludes the ignore label; similarity is the IoU pooled over the "
-        "foreground classes (the original mllib's figure); rows of a confusion matrix are "
-        "the true class.",
+        _table(
+            ["Software", "Hardware", *classes],
+            [
+                [r["software"], r["hardware"], *(_num(r.get("iou", {}).get(c)) for c in classes)]
+                for r in rows
+            ],
+        ),
+        "",
+    ]
+    converted = [r for r in rows if r.get("fidelity")]
+    if converted:
+        lines += [
+            "## Fidelity against the Keras model",
+            "",
+            _table(
+                [
+                    "Software",
+                    "Images",
+                    "Max abs diff",
+                    "Argmax agreement",
+                    "ΔmIoU",
+                    "Gate",
+                    "Passed",
+                ],
+                [
+                    [
+                        r["software"],
+                        str(f["images"]),
+                        f"{f['max_abs_diff']:.2e}",
+                        f"{f['argmax_agreement']:.5%}",
+                        _num(f["delta_miou"], signed=True),
+                        f["gate"],
+                        "yes" if f["passed"] else "**no**",
+                    ]
+                    for r in converted
+                    for f in [r["fidelity"]]
+                ],
+            ),
+            "",
+        ]
+    plots = [r for r in rows if r.get("confusion_png")]
+    if plots:
+        lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]
+        lines += [
+            f"### {r['software']} — {r['hardware']}\n\n![{r['name']}]({r['confusion_png']})\n"
+            for r in plots
+        ]
+    lines += [
+        "Accuracy is pixel accuracy without the ignore label; similarity is the IoU pooled "
+        "over the foreground classes (the original mllib's figure); p50/p99 are "
+        "inference-only latency after warm-up; inference time is the end-to-end mean per "
+        "call (input conversion, inference, argmax); batch 1 unless stated.",
         "",
     ]
     return "\n".join(lines)
 
 
-def _num(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _main_cells(row: dict[str, Any]) -> list[str]:
+    latency, e2e = row.get("latency") or {}, row.get("end_to_end") or {}
+    status = "ok" if row.get("status") == "ok" else f"failed: {row.get('error', '')}"
+    size = row.get("size_bytes")
+    return [
+        row["software"],
+        row["hardware"],
+        str(row.get("images", "-")),
+        _num(row.get("pixel_accuracy")),
+        _num(row.get("similarity")),
+        _num(row.get("miou")),
+        _num(row.get("delta_miou"), signed=True),
+        _num(latency.get("p50_ms"), 2),
+        _num(latency.get("p99_ms"), 2),
+        _num(e2e.get("mean_ms"), 2),
+        "-" if size is None else f"{size / 1e6:.2f}",
+        status,
+    ]
+
+
+def junit_xml(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """One test case per row; a failed row or a missed gate is a failure."""
+    failures = run.get("gate_failures", [])
+    suite = ET.Element("testsuite", name=f"mllib {run['run_id']}", tests=str(len(rows)))
+    failed = 0
+    for row in rows:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=row["hardware"],
+            name=row["software"],
+            time=f"{(row.get('end_to_end') or {}).get('mean_ms', 0) / 1000:.6f}",
+        )
+        reasons = [f for f in failures if f.startswith(f"{row['software']} on")]
+        if row.get("status") != "ok":
+            reasons.append(row.get("error", "failed"))
+        if reasons:
+            failed += 1
+            ET.SubElement(case, "failure", message="; ".join(reasons))
+    suite.set("failures", str(failed))
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def _table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+
+
+def _num(value: float | None, digits: int = 4, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import typer
 
 from mllib_tui.commands import datasets
+from mllib_tui.commands.bench import bench
+from mllib_tui.commands.convert import convert
+from mllib_tui.commands.results import artifacts, results
 from mllib_tui.commands.run import run
 
 app = typer.Typer(
     name="mllib-tui",
-    help="Take an embedded computer-vision model through dataset -> train -> evaluate, "
+    help="Take an embedded computer-vision model through dataset -> train -> convert -> "
+    "benchmark, "
     "from the terminal. Start with `mllib-tui run --headless` (the demo on this machine).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -18,6 +22,10 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.command("run")(run)
+app.command("convert")(convert)
+app.command("bench")(bench)
+app.command("results")(results)
+app.command("artifacts")(artifacts)
 
 
 def main() -> None:

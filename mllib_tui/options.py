@@ -30,3 +30,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if not sep or not height.isdigit() or not width.isdigit() or not int(height) or not int(width):
         raise BadInput(f"--size {text!r} must be HEIGHTxWIDTH in pixels, e.g. 128x128 or 480x512")
     return int(height), int(width)
+
+
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Also write the results as JUnit XML to this file.")
+]
+ThreadsOption = Annotated[
+    int, typer.Option(help="Threads for the runtime (0 = its default); recorded with the figures.")
+]
+
+
+def artifact_id(ref: str) -> int:
+    if not ref.isdigit():
+        raise BadInput(f"{ref!r} is not an artifact id: list them with `mllib-tui artifacts`")
+    return int(ref)

@@ -63,6 +63,11 @@ class Split:
             raise ValueError(f"{path}: shard does not match the manifest's sha256")
         return read_shard(path)
 
+    def read_masks(self, index: int) -> np.ndarray:
+        """Only the masks of one shard (npz members load separately)."""
+        with np.load(self.root / self.shards[index]["file"]) as data:
+            return data["masks"]
+
     def batches(
         self, batch_size: int, limit: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -1,23 +1,76 @@
-"""Inference runtimes: one small adapter per runtime, one interface.
+"""Inference runtimes: one small adapter per runtime, one interface, one loader.
 
-An adapter loads a model file, says what input it takes and turns a batch of uint8 RGB images
-(B, H, W, 3) into class probabilities (B, H, W, C) as float32. Normalisation is inside the model,
-so every runtime is fed the same bytes.
+An adapter takes a batch of uint8 RGB images (B, H, W, 3) and returns class probabilities
+(B, H, W, C) as float32. Normalisation is inside the model, so every runtime is fed the same bytes.
+The work is split so the benchmark can time its parts:
+
+- ``prepare``: uint8 images -> what the model takes (float32, or quantised int8/uint8);
+- ``run``: the inference itself, output in host memory;
+- ``probabilities``: raw output -> float32 probabilities (dequantised where needed).
+
+The ONNX Runtime and LiteRT adapters import neither TensorFlow nor anything else the board lacks.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
+from backends.errors import BadInput
+from backends.formats import RUNTIMES
+
 
 class Runtime(Protocol):
-    name: str  # e.g. "tensorflow"
+    name: str
     version: str
-    threads: int
+    threads: int  # as configured; 0 means the runtime's default
+    options: dict[str, Any]  # whatever else shaped the figures (delegates, providers)
 
     @property
     def input_size(self) -> tuple[int, int]: ...
 
-    def infer(self, images: np.ndarray) -> np.ndarray: ...
+    def prepare(self, images: np.ndarray) -> Any: ...
+
+    def run(self, prepared: Any) -> np.ndarray: ...
+
+    def probabilities(self, raw: np.ndarray) -> np.ndarray: ...
+
+
+def infer(runtime: Runtime, images: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 class probabilities."""
+    return runtime.probabilities(runtime.run(runtime.prepare(images)))
+
+
+def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> Runtime:
+    """Load ``path`` with runtime ``name``; a missing runtime or a bad file is one clear line."""
+    if name not in RUNTIMES:
+        raise BadInput(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
+    spec = RUNTIMES[name]
+    try:
+        module = importlib.import_module(f"backends.runtimes.{spec.module}")
+        return module.load(Path(path), threads=threads, **options)
+    except ImportError as exc:
+        raise BadInput(
+            f"runtime {spec.label} is not available here ({exc}); install {spec.package}"
+        ) from None
+    except BadInput:
+        raise
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise BadInput(
+            f"{path}: cannot be loaded by {spec.label} ({reason}); is the file complete and of "
+            "the right format?"
+        ) from None
+
+
+def quantise(values: np.ndarray, scale: float, zero_point: int, dtype: Any) -> np.ndarray:
+    info = np.iinfo(dtype)
+    q = np.round(values.astype(np.float32) / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantise(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (values.astype(np.float32) - zero_point) * np.float32(scale)

@@ -40,32 +40,42 @@ def import_tensorflow() -> Any:
 class TensorFlowRuntime:
     name = "tensorflow"
 
-    def __init__(self, model: Any, threads: int = 0) -> None:
+    def __init__(self, model: Any) -> None:
         tf = import_tensorflow()
         self.version = tf.__version__
-        self.threads = threads
+        # TF's thread pools are process-wide and fixed once TF has run an op: report the truth.
+        self.threads = tf.config.threading.get_intra_op_parallelism_threads()
+        self.options: dict[str, Any] = {
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()
+        }
         self._model = model
         self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    @classmethod
-    def load(cls, path: Path, threads: int = 0) -> TensorFlowRuntime:
-        """Load a ``.keras`` file; ``threads`` > 0 pins TF's intra/inter-op pools (process-wide,
-        and only before TensorFlow first runs an op)."""
-        tf = import_tensorflow()
-        if threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(1)
-            except RuntimeError:
-                pass  # already initialised in this process; the recorded figure says what we asked
-        import keras
-
-        return cls(keras.models.load_model(path, compile=False), threads)
 
     @property
     def input_size(self) -> tuple[int, int]:
         _, height, width, _ = self._model.input_shape
         return int(height), int(width)
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self._call(images.astype(np.float32)))
+    def prepare(self, images: np.ndarray) -> Any:
+        return images.astype(np.float32)
+
+    def run(self, prepared: Any) -> np.ndarray:
+        return self._call(prepared).numpy()
+
+    def probabilities(self, raw: np.ndarray) -> np.ndarray:
+        return raw
+
+
+def load(path: Path, threads: int = 0) -> TensorFlowRuntime:
+    """A ``.keras`` file. ``threads`` > 0 pins TF's pools, which works only before TensorFlow
+    first runs an op in this process; the runtime reports the threads actually in force."""
+    tf = import_tensorflow()
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised: TensorFlowRuntime records what is in force
+    import keras
+
+    return TensorFlowRuntime(keras.models.load_model(path, compile=False))

@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -97,12 +100,13 @@ class RichProgress:
                 pass
 
 
-def results_table(rows: list[dict[str, Any]], classes: list[str]) -> Table:
-    """Compact enough for 80 columns: the hardware goes in the caption when rows share it."""
+def results_table(rows: list[dict[str, Any]]) -> Table:
+    """The results table, compact enough for 80 columns: the hardware goes in the caption when
+    all rows share it, and failed rows show their reason."""
     hardware = {row["hardware"] for row in rows}
     shared = len(hardware) == 1
     table = Table(
-        title="Validation results",
+        title="Results (validation split)",
         title_justify="left",
         caption=f"on {hardware.pop()}" if shared else None,
         caption_justify="left",
@@ -111,27 +115,51 @@ def results_table(rows: list[dict[str, Any]], classes: list[str]) -> Table:
         "Software",
         *([] if shared else ["Hardware"]),
         "Images",
-        "Pixel acc",
-        "mIoU",
+        "Accuracy",
         "Similarity",
-        *(f"IoU {c}" for c in classes),
-        "ms/img",
+        "mIoU",
+        "ΔmIoU",
+        "p50 ms",
+        "p99 ms",
+        "MB",
     ]
     for column in columns:
         table.add_column(column, justify="left" if column in ("Software", "Hardware") else "right")
     for row in rows:
+        lead = [row["software"], *([] if shared else [row["hardware"]])]
+        if row.get("status") != "ok":
+            table.add_row(
+                *lead,
+                f"[red]failed: {escape(row.get('error', ''))}[/]",
+                *[""] * (len(columns) - len(lead) - 1),
+            )
+            continue
+        latency = row.get("latency") or {}
         table.add_row(
-            row["software"],
-            *([] if shared else [row["hardware"]]),
+            *lead,
             str(row["images"]),
             _fmt(row["pixel_accuracy"]),
-            _fmt(row["miou"]),
             _fmt(row["similarity"]),
-            *(_fmt(row["iou"].get(c)) for c in classes),
-            f"{row['inference_ms']:.2f}",
+            _fmt(row["miou"]),
+            _fmt(row.get("delta_miou"), signed=True),
+            _fmt(latency.get("p50_ms"), 2),
+            _fmt(latency.get("p99_ms"), 2),
+            f"{row['size_bytes'] / 1e6:.1f}",
         )
     return table
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def print_results(stdout: Console, report_dir: Path) -> None:
+    """A Rich table on a terminal; the report's Markdown in a pipe or a CI log."""
+    if stdout.is_terminal:
+        rows = json.loads((report_dir / "results.json").read_text())["rows"]
+        stdout.print(results_table(rows))
+    else:
+        print((report_dir / "results.md").read_text())
+    stdout.print(f"report: {report_dir / 'results.md'}")
+
+
+def _fmt(value: float | None, digits: int = 4, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

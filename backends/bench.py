@@ -1,0 +1,120 @@
+"""The benchmark protocol: warm-up, timed runs, percentiles, and accuracy on the whole split.
+
+- warm-up: at least ``warmup_runs`` calls and at least ``warmup_seconds`` (either may be 0);
+- timed: at least ``min_runs`` calls and at least ``min_seconds``;
+- inference-only latency times ``runtime.run`` on a prepared input; end-to-end latency times
+  input conversion (uint8 -> float or quantised) + inference + dequantisation + argmax;
+- accuracy: the confusion matrix over every image of the split.
+numpy only: the board agent runs this same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from backends.datasets.shards import Split
+from backends.evaluation import evaluate
+from backends.runtimes import Runtime
+
+
+@dataclass(frozen=True)
+class Protocol:
+    warmup_runs: int = 10
+    warmup_seconds: float = 1.0
+    min_runs: int = 50
+    min_seconds: float = 2.0
+    batch_size: int = 1
+    eval_batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-call latency in milliseconds and throughput in images per second."""
+
+    runs: int
+    mean_ms: float
+    std_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    min_ms: float
+    max_ms: float
+    throughput: float
+
+    @classmethod
+    def from_seconds(cls, samples: list[float], batch_size: int) -> Latency:
+        ms = np.asarray(samples) * 1000
+        p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+        return cls(
+            runs=len(ms),
+            mean_ms=float(ms.mean()),
+            std_ms=float(ms.std()),
+            p50_ms=float(p50),
+            p90_ms=float(p90),
+            p99_ms=float(p99),
+            min_ms=float(ms.min()),
+            max_ms=float(ms.max()),
+            throughput=float(batch_size * 1000 / ms.mean()),
+        )
+
+
+Clock = Callable[[], float]
+
+
+def time_calls(
+    call: Callable[[], object], protocol: Protocol, clock: Clock = time.perf_counter
+) -> list[float]:
+    """Warm up, then time ``call`` until both the run count and the duration are reached."""
+    start, runs = clock(), 0
+    while runs < protocol.warmup_runs or clock() - start < protocol.warmup_seconds:
+        call()
+        runs += 1
+    samples: list[float] = []
+    start = clock()
+    while len(samples) < protocol.min_runs or clock() - start < protocol.min_seconds:
+        before = clock()
+        call()
+        samples.append(clock() - before)
+    return samples
+
+
+def benchmark(
+    runtime: Runtime,
+    split: Split,
+    protocol: Protocol,
+    *,
+    classes: list[str],
+    ignore: int,
+    on_images: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Latency (inference-only and end-to-end) and accuracy of one runtime on one split."""
+    sample, _ = next(split.batches(protocol.batch_size))
+    prepared = runtime.prepare(sample)
+
+    def end_to_end() -> np.ndarray:
+        return runtime.probabilities(runtime.run(runtime.prepare(sample))).argmax(-1)
+
+    inference = Latency.from_seconds(
+        time_calls(lambda: runtime.run(prepared), protocol), len(sample)
+    )
+    e2e = Latency.from_seconds(time_calls(end_to_end, protocol), len(sample))
+    confusion = evaluate(
+        runtime,
+        split,
+        num_classes=len(classes),
+        ignore=ignore,
+        batch_size=protocol.eval_batch_size,
+        on_batch=on_images,
+    )
+    return {
+        "latency": asdict(inference),
+        "end_to_end": asdict(e2e),
+        "images": split.size,
+        "batch_size": len(sample),
+        **confusion.summary(classes),
+    }

@@ -1,0 +1,123 @@
+"""Benchmark rows: one artifact on one runtime, each in its own guard, compared to the reference.
+
+A row that fails (the runtime is missing, the file is damaged, the shapes disagree) becomes a row
+with ``status: failed`` and the reason, never a crashed table.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from backends.bench import Protocol, benchmark
+from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.config import BenchStep, Gates
+from backends.datasets.shards import split
+from backends.errors import BadInput
+from backends.events import Emit, ProgressReporter, Result
+from backends.formats import software_label
+from backends.machine import hardware_label, manifest
+from backends.runtimes import load
+from backends.workspace import Workspace
+
+
+def protocol_of(step: BenchStep) -> Protocol:
+    return Protocol(
+        step.warmup_runs,
+        step.warmup_seconds,
+        step.min_runs,
+        step.min_seconds,
+        step.batch_size,
+        step.eval_batch_size,
+    )
+
+
+def runtime_options(runtime: str, step: BenchStep) -> dict[str, Any]:
+    return (
+        {"disable_default_delegates": True}
+        if (runtime == "litert" and step.disable_default_delegates)
+        else {}
+    )
+
+
+def bench_artifact(
+    ws: Workspace,
+    artifact: ArtifactRecord,
+    runtime: str,
+    dataset: DatasetRecord,
+    step: BenchStep,
+    emit: Emit,
+    *,
+    stage: str = "bench",
+) -> dict[str, Any]:
+    precision = artifact.meta.get("precision", "fp32")
+    machine = manifest()
+    row: dict[str, Any] = {
+        "name": f"{runtime}-{precision}",
+        "software": software_label(runtime, precision),
+        "runtime": runtime,
+        "precision": precision,
+        "format": artifact.kind,
+        "artifact": artifact.id,
+        "size_bytes": artifact.size,
+        "hardware": hardware_label(machine),
+        "machine": machine,
+        "status": "ok",
+        "date": time.time(),
+    }
+    if "fidelity" in artifact.meta:
+        row["fidelity"] = artifact.meta["fidelity"]
+    val = split(ws.path(dataset.path), "val")
+    progress = ProgressReporter(emit, stage, val.size, "images")
+    try:
+        loaded = load(
+            runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
+        )
+        expected = tuple(dataset.manifest["image_size"])
+        if loaded.input_size != expected:
+            raise BadInput(
+                f"artifact {artifact.id} takes {loaded.input_size} images but "
+                f"dataset {dataset.name} has {expected}"
+            )
+        row.update(runtime_version=loaded.version, threads=loaded.threads, options=loaded.options)
+        row.update(
+            benchmark(
+                loaded,
+                val,
+                protocol_of(step),
+                classes=dataset.manifest["classes"],
+                ignore=dataset.manifest["ignore"],
+                on_images=lambda n: progress.advance(n, row["software"]),
+            )
+        )
+    except Exception as exc:  # the guard: one failing row never sinks the table
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        row.update(status="failed", error=reason[:300])
+    emit(Result(stage=stage, name=row["name"], data=row))
+    return row
+
+
+def compare(rows: list[dict[str, Any]]) -> None:
+    """Add ``delta_miou`` against the first (reference) row, in place."""
+    reference = rows[0].get("miou") if rows else None
+    for row in rows:
+        if row.get("miou") is not None and reference is not None:
+            row["delta_miou"] = round(row["miou"] - reference, 6)
+
+
+def check_gates(gates: Gates, rows: list[dict[str, Any]]) -> list[str]:
+    failures = []
+    for row in (r for r in rows if r.get("status") == "ok"):
+        where = f"{row['software']} on {row['hardware']}"
+        for key, floor in (("miou", gates.min_miou), ("pixel_accuracy", gates.min_pixel_accuracy)):
+            value = row.get(key)
+            if floor is not None and (value is None or value < floor):
+                failures.append(f"{where}: {key} {_show(value)} < {floor}")
+        drop = -row.get("delta_miou", 0.0)
+        if gates.max_drop is not None and drop > gates.max_drop:
+            failures.append(f"{where}: mIoU drop {drop:.4f} > {gates.max_drop}")
+    return failures
+
+
+def _show(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4f}"

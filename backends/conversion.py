@@ -1,0 +1,179 @@
+"""A conversion job: source artifact -> converted artifact, checked for fidelity, with lineage.
+
+The converted file is built under ``tmp/``, checked against the reference Keras model on
+validation images, then moved into place with the fidelity figures in its metadata: an artifact
+that missed its gate is kept, marked ``passed: false``, so the table can show why. A job with
+the same source hash, format, precision and options is reused instead of rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from backends.catalog import ArtifactRecord
+from backends.config import ConvertStep
+from backends.convert.representative import stratified
+from backends.datasets.shards import split
+from backends.errors import BadInput
+from backends.events import ArtifactWritten, Emit, Log
+from backends.fidelity import Fidelity, FidelityGates, check
+from backends.formats import FORMATS, Format, Precision, check_precision, format_of
+from backends.runtimes import Runtime, load
+from backends.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Conversion:
+    artifact: ArtifactRecord
+    fidelity: dict[str, Any]
+    cached: bool
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.fidelity["passed"])
+
+
+def parse_target(target: str) -> tuple[Format, Precision]:
+    """``tflite:int8`` -> (format, precision); the precision defaults to fp32."""
+    name, _, precision = target.partition(":")
+    fmt = format_of(name)
+    if fmt.converter is None:
+        where = "on the target board" if fmt.built_on == "target" else "by a tool missing here"
+        raise BadInput(
+            f"format {name} cannot be converted on this workstation (it is built {where})"
+        )
+    return fmt, check_precision(fmt, precision or "fp32")
+
+
+def gates_of(step: ConvertStep) -> FidelityGates:
+    return FidelityGates(step.max_delta_fp32, step.max_delta_fp16, step.max_drop_int8)
+
+
+def convert(
+    ws: Workspace,
+    model: ArtifactRecord,
+    fmt: Format,
+    precision: Precision,
+    step: ConvertStep,
+    emit: Emit,
+    *,
+    reference: Runtime | None = None,
+    stage: str = "convert",
+    force: bool = False,
+) -> Conversion:
+    """Convert Keras model artifact ``model`` to ``fmt`` at ``precision``."""
+    if model.kind != "model":
+        raise BadInput(f"artifact {model.id} is a {model.kind}, not a Keras model to convert")
+    source = _source(ws, model, fmt)
+    options = {k: v for k, v in asdict(step).items() if k not in ("targets", "fallback")}
+    key = hashlib.sha256(
+        json.dumps([source.sha256, fmt.name, precision.value, options], sort_keys=True).encode()
+    ).hexdigest()
+    if not force and (cached := _cached(ws, key)) is not None:
+        return cached
+    if model.dataset_id is None:
+        raise BadInput(f"model artifact {model.id} has no dataset to check fidelity against")
+    dataset = ws.catalog.dataset_by_id(model.dataset_id)
+    root, classes = ws.path(dataset.path), dataset.manifest["classes"]
+    params = {"model": model.id, "format": fmt.name, "precision": precision.value, **options}
+    with ws.job("convert", key, params) as job_id:
+        representative = (
+            stratified(split(root, "train"), step.representative_images, len(classes))
+            if precision is Precision.INT8
+            else None
+        )
+        tmp = ws.temporary(fmt.file_name)
+        try:
+            converter = importlib.import_module(f"backends.convert.{fmt.converter}")
+            meta = converter.convert(ws.verify(source), tmp, precision, step, representative)
+            emit(
+                Log(
+                    stage=stage,
+                    level="info",
+                    message=f"{fmt.name} {precision}: checking "
+                    f"fidelity on {step.fidelity_images} validation images",
+                )
+            )
+            fidelity = _fidelity(ws, model, tmp, fmt, precision, step, dataset, reference)
+            artifact = ws.write_artifact(
+                kind=fmt.name,
+                name=fmt.file_name,
+                write=lambda path: os.replace(tmp, path),
+                parent_id=source.id,
+                job_id=job_id,
+                dataset_id=dataset.id,
+                meta={
+                    **model.meta,
+                    **meta,
+                    "format": fmt.name,
+                    "precision": precision.value,
+                    "fidelity": fidelity.to_json(),
+                },
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+    emit(
+        ArtifactWritten(
+            stage=stage,
+            artifact_id=artifact.id,
+            kind=artifact.kind,
+            path=artifact.path,
+            sha256=artifact.sha256,
+            size=artifact.size,
+            parent_id=artifact.parent_id,
+        )
+    )
+    return Conversion(artifact, artifact.meta["fidelity"], cached=False)
+
+
+def _source(ws: Workspace, model: ArtifactRecord, fmt: Format) -> ArtifactRecord:
+    """The artifact ``fmt`` converts from: the Keras model itself or its SavedModel."""
+    if fmt.source == "keras":
+        return model
+    found = ws.catalog.children(model.id, fmt.source or "")
+    if not found:
+        raise BadInput(f"model artifact {model.id} has no {fmt.source} to convert {fmt.name} from")
+    return found[-1]
+
+
+def _fidelity(
+    ws: Workspace,
+    model: ArtifactRecord,
+    candidate_path: Any,
+    fmt: Format,
+    precision: Precision,
+    step: ConvertStep,
+    dataset: Any,
+    reference: Runtime | None,
+) -> Fidelity:
+    reference = reference or load("tensorflow", ws.verify(model))
+    candidate = load(fmt.runtimes[0], candidate_path)
+    return check(
+        reference,
+        candidate,
+        split(ws.path(dataset.path), "val"),
+        images=step.fidelity_images,
+        precision=precision,
+        classes=dataset.manifest["classes"],
+        ignore=dataset.manifest["ignore"],
+        gates=gates_of(step),
+    )
+
+
+def _cached(ws: Workspace, key: str) -> Conversion | None:
+    for job in reversed(ws.catalog.jobs("convert", key)):
+        if job.state != "done":
+            continue
+        for artifact in ws.catalog.artifacts(job_id=job.id):
+            if artifact.kind in FORMATS and "fidelity" in artifact.meta:
+                try:
+                    ws.verify(artifact)
+                except BadInput:
+                    continue
+                return Conversion(artifact, artifact.meta["fidelity"], cached=True)
+    return None

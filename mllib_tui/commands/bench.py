@@ -1,0 +1,102 @@
+"""``mllib-tui bench``: benchmark one artifact on this machine with the full protocol."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from backends.config import BenchStep, Gates, Pipeline
+from backends.workspace import Workspace
+from mllib_tui.headless.diagnostics import diagnosed
+from mllib_tui.headless.output import JsonLines, RichProgress, print_results
+from mllib_tui.options import (
+    JsonOption,
+    JunitOption,
+    ThreadsOption,
+    WorkspaceOption,
+    artifact_id,
+)
+
+DEFAULTS = BenchStep()
+
+
+def bench(
+    artifact: Annotated[str, typer.Argument(help="Artifact id (`mllib-tui artifacts`).")],
+    runtime: Annotated[
+        list[str] | None,
+        typer.Option(help="Runtime(s) to use; default: every runtime that loads the format."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset NAME[@VERSION]; default: the one it was trained on.")
+    ] = None,
+    threads: ThreadsOption = DEFAULTS.threads,
+    warmup_runs: Annotated[
+        int, typer.Option(help="Warm-up calls (at least).")
+    ] = DEFAULTS.warmup_runs,
+    warmup_seconds: Annotated[
+        float, typer.Option(help="Warm-up time (at least).")
+    ] = DEFAULTS.warmup_seconds,
+    runs: Annotated[int, typer.Option(help="Timed calls (at least).")] = DEFAULTS.min_runs,
+    seconds: Annotated[
+        float, typer.Option(help="Timed duration (at least).")
+    ] = DEFAULTS.min_seconds,
+    batch_size: Annotated[int, typer.Option(help="Images per timed call.")] = DEFAULTS.batch_size,
+    disable_default_delegates: Annotated[
+        bool, typer.Option(help="LiteRT: turn off XNNPACK (recorded with the figures).")
+    ] = False,
+    min_miou: Annotated[float | None, typer.Option(help="Gate: exit 1 below this mIoU.")] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+    junit: JunitOption = None,
+) -> None:
+    """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
+    validation split, per runtime; the report goes to <workspace>/reports/<run-id>/."""
+    from backends.benchmarking import bench_artifact
+    from backends.errors import BadInput
+    from backends.formats import FORMATS
+    from backends.pipeline import finish, new_run_id
+
+    stdout = Console(highlight=False)
+    with diagnosed():
+        ws = Workspace.open(workspace)
+        record = ws.catalog.artifact(artifact_id(artifact))
+        fmt = FORMATS["keras" if record.kind == "model" else record.kind]
+        if not fmt.runtimes:
+            raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
+        if dataset is not None:
+            data = ws.catalog.dataset(dataset)
+        elif record.dataset_id is not None:
+            data = ws.catalog.dataset_by_id(record.dataset_id)
+        else:
+            raise BadInput(f"artifact {record.id} has no dataset: pass --dataset NAME")
+        step = BenchStep(
+            warmup_runs,
+            warmup_seconds,
+            runs,
+            seconds,
+            batch_size,
+            DEFAULTS.eval_batch_size,
+            threads,
+            disable_default_delegates,
+        )
+        pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou))
+        with JsonLines() if as_json else RichProgress() as render:
+            rows = [
+                bench_artifact(ws, record, name, data, step, render)
+                for name in runtime or fmt.runtimes
+            ]
+        result = finish(
+            ws,
+            new_run_id(),
+            data,
+            rows,
+            pipeline,
+            description=f"bench artifact {record.id}",
+            model=record,
+            junit=junit,
+        )
+        if not as_json:
+            print_results(stdout, result.report_dir)
+        result.raise_for_outcome()
