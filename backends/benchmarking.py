@@ -49,8 +49,18 @@ def bench_artifact(
     emit: Emit,
     *,
     stage: str = "bench",
+    guard: bool = True,
 ) -> dict[str, Any]:
+    """One row. With ``guard`` (pipelines) any failure becomes a failed row; without it (one
+    artifact from the command line) bad input — a damaged file, a missing runtime — is raised."""
     precision = artifact.meta.get("precision", "fp32")
+    expected = list(dataset.manifest["image_size"])
+    if artifact.meta.get("input_size", expected) != expected:
+        raise BadInput(
+            f"artifact {artifact.id} takes {artifact.meta['input_size'][0]}x"
+            f"{artifact.meta['input_size'][1]} images but dataset {dataset.name}@"
+            f"{dataset.version} holds {expected[0]}x{expected[1]}: pick a dataset of that size"
+        )
     machine = manifest()
     row: dict[str, Any] = {
         "name": f"{runtime}-{precision}",
@@ -73,8 +83,7 @@ def bench_artifact(
         loaded = load(
             runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
         )
-        expected = tuple(dataset.manifest["image_size"])
-        if loaded.input_size != expected:
+        if loaded.input_size != tuple(expected):
             raise BadInput(
                 f"artifact {artifact.id} takes {loaded.input_size} images but "
                 f"dataset {dataset.name} has {expected}"
@@ -90,9 +99,12 @@ def bench_artifact(
                 on_images=lambda n: progress.advance(n, row["software"]),
             )
         )
+    except BadInput as exc:
+        if not guard:
+            raise
+        row.update(status="failed", error=_first_line(exc))
     except Exception as exc:  # the guard: one failing row never sinks the table
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        row.update(status="failed", error=reason[:300])
+        row.update(status="failed", error=_first_line(exc))
     emit(Result(stage=stage, name=row["name"], data=row))
     return row
 
@@ -117,6 +129,10 @@ def check_gates(gates: Gates, rows: list[dict[str, Any]]) -> list[str]:
         if gates.max_drop is not None and drop > gates.max_drop:
             failures.append(f"{where}: mIoU drop {drop:.4f} > {gates.max_drop}")
     return failures
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _show(value: float | None) -> str:

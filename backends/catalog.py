@@ -250,7 +250,9 @@ class Catalog:
             db.execute(
                 "INSERT INTO artifacts (kind, path, sha256, size, parent_id, job_id, dataset_id, "
                 "meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(path) DO UPDATE SET kind=excluded.kind",
+                # Same path = same bytes. The newest job that produced them wins the metadata:
+                # the figures are identical, only a verdict under other gates can differ.
+                "ON CONFLICT(path) DO UPDATE SET job_id=excluded.job_id, meta=excluded.meta",
                 (
                     kind,
                     path,

@@ -29,7 +29,7 @@ class FidelityGates:
         if precision is Precision.INT8:
             return delta >= -self.max_drop_int8, f"mIoU drop <= {self.max_drop_int8}"
         tolerance = self.max_delta_fp16 if precision is Precision.FP16 else self.max_delta_fp32
-        return abs(delta) <= tolerance, f"|mIoU change| <= {tolerance}"
+        return abs(delta) <= tolerance, f"mIoU change within ±{tolerance}"
 
 
 @dataclass(frozen=True)

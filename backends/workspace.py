@@ -113,6 +113,17 @@ class Workspace:
             meta=meta,
         )
 
+    def import_file(self, path: Path, kind: str, meta: dict[str, Any]) -> ArtifactRecord:
+        """Bring a model file from outside into the workspace (hashed copy, no parent)."""
+        if not path.is_file():
+            raise BadInput(f"{path}: no such model file")
+        return self.write_artifact(
+            kind=kind,
+            name=path.name,
+            write=lambda tmp: shutil.copyfile(path, tmp),
+            meta={**meta, "imported_from": str(path.absolute())},
+        )
+
     def verify(self, artifact: ArtifactRecord) -> Path:
         """The artifact's path after checking its hash; a mismatch is an error naming the file."""
         path = self.path(artifact.path)

@@ -14,6 +14,7 @@ import numpy as np
 
 from backends.errors import BadInput
 from backends.formats import Precision
+from backends.stdio import native_stderr_silenced
 
 
 def convert(
@@ -46,5 +47,6 @@ def convert(
         converter.inference_input_type = io
         converter.inference_output_type = io
         meta.update(int8_io=options.int8_io, representative_images=len(representative))
-    out.write_bytes(converter.convert())
+    with native_stderr_silenced():  # the MLIR quantiser prints its settings
+        out.write_bytes(converter.convert())
     return meta

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from backends.runtimes import dequantise, quantise
+from backends.stdio import native_stderr_silenced
 
 
 def _interpreter_module() -> tuple[Any, str]:
@@ -39,8 +40,9 @@ class LiteRTRuntime:
             kwargs["experimental_op_resolver_type"] = (
                 module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             )
-        self._interpreter = module.Interpreter(**kwargs)
-        self._interpreter.allocate_tensors()
+        with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            self._interpreter = module.Interpreter(**kwargs)
+            self._interpreter.allocate_tensors()
         self.threads = threads
         self.options: dict[str, Any] = {"default_delegates": not disable_default_delegates}
         (self._in,) = self._interpreter.get_input_details()

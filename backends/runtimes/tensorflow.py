@@ -10,27 +10,22 @@ from typing import Any
 
 import numpy as np
 
+from backends.stdio import native_stderr_silenced
+
 
 def import_tensorflow() -> Any:
     """Import TensorFlow without its start-up banner on stderr.
 
     TensorFlow's C++ side prints oneDNN/absl notices while it loads, before any log setting can
-    apply, and they would interleave with our progress output. File descriptor 2 points at
-    /dev/null for the import only; an import error is still raised (and shown) afterwards.
+    apply; an import error is still raised (and shown) afterwards.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
+    with native_stderr_silenced():
+        import tensorflow as tf
 
-            tf.constant(0)  # the second notice comes with the first op
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        tf.constant(0)  # the second notice comes with the first op
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from backends.catalog import ArtifactRecord
 from backends.config import BenchStep, Gates, Pipeline
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
-from mllib_tui.options import (
-    JsonOption,
-    JunitOption,
-    ThreadsOption,
-    WorkspaceOption,
-    artifact_id,
-)
+from mllib_tui.options import JsonOption, JunitOption, ThreadsOption, WorkspaceOption
 
 DEFAULTS = BenchStep()
 
 
 def bench(
-    artifact: Annotated[str, typer.Argument(help="Artifact id (`mllib-tui artifacts`).")],
+    artifact: Annotated[
+        str,
+        typer.Argument(
+            help="Artifact id (`mllib-tui artifacts`), or a .keras/.onnx/.tflite "
+            "file, which is copied into the workspace first."
+        ),
+    ],
     runtime: Annotated[
         list[str] | None,
         typer.Option(help="Runtime(s) to use; default: every runtime that loads the format."),
@@ -46,6 +48,9 @@ def bench(
     disable_default_delegates: Annotated[
         bool, typer.Option(help="LiteRT: turn off XNNPACK (recorded with the figures).")
     ] = False,
+    precision: Annotated[
+        str, typer.Option(help="Precision label for a model file (an artifact knows its own).")
+    ] = "fp32",
     min_miou: Annotated[float | None, typer.Option(help="Gate: exit 1 below this mIoU.")] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -61,7 +66,11 @@ def bench(
     stdout = Console(highlight=False)
     with diagnosed():
         ws = Workspace.open(workspace)
-        record = ws.catalog.artifact(artifact_id(artifact))
+        record = (
+            ws.catalog.artifact(int(artifact))
+            if artifact.isdigit()
+            else import_model_file(ws, Path(artifact), precision)
+        )
         fmt = FORMATS["keras" if record.kind == "model" else record.kind]
         if not fmt.runtimes:
             raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
@@ -84,7 +93,7 @@ def bench(
         pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou))
         with JsonLines() if as_json else RichProgress() as render:
             rows = [
-                bench_artifact(ws, record, name, data, step, render)
+                bench_artifact(ws, record, name, data, step, render, guard=False)
                 for name in runtime or fmt.runtimes
             ]
         result = finish(
@@ -100,3 +109,20 @@ def bench(
         if not as_json:
             print_results(stdout, result.report_dir)
         result.raise_for_outcome()
+
+
+def import_model_file(ws: Workspace, path: Path, precision: str) -> ArtifactRecord:
+    """Register a model file by its suffix (the formats table says which kind it is)."""
+    from backends.errors import BadInput
+    from backends.formats import FORMATS, check_precision
+
+    kinds: dict[str, str] = {}
+    for f in FORMATS.values():  # the first format with a suffix owns it (tflite, not edgetpu)
+        if f.runtimes:
+            kinds.setdefault(Path(f.file_name).suffix, "model" if f.name == "keras" else f.name)
+
+    kind = kinds.get(path.suffix)
+    if kind is None:
+        raise BadInput(f"{path}: unknown model file type; use one of {', '.join(sorted(kinds))}")
+    fmt = FORMATS["keras" if kind == "model" else kind]
+    return ws.import_file(path, kind, {"precision": check_precision(fmt, precision).value})

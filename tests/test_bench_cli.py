@@ -1,0 +1,119 @@
+"""``mllib-tui bench``, ``results`` and ``artifacts`` on the trained tiny workspace."""
+
+import json
+import shutil
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from backends.workspace import Workspace
+from tests.conftest import cli
+
+pytestmark = pytest.mark.slow
+FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
+
+
+def _artifact(ws_root: Path, kind: str, precision: str = "fp32"):
+    return next(
+        a
+        for a in Workspace.open(ws_root).catalog.artifacts(kind)
+        if a.meta.get("precision", "fp32") == precision
+    )
+
+
+def test_bench_one_artifact_matches_the_pipeline_figures(trained_ws: Path) -> None:
+    onnx = _artifact(trained_ws, "onnx")
+    out = cli("bench", str(onnx.id), *FAST, "-w", str(trained_ws), "--json")
+    assert out.returncode == 0, out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    (row,) = [r["data"] for r in results if r["type"] == "result"]
+    assert row["software"] == "ONNX Runtime fp32" and row["threads"] == 2
+    assert row["latency"]["runs"] >= 3 and row["latency"]["p50_ms"] > 0
+    assert row["end_to_end"]["p99_ms"] >= row["end_to_end"]["p50_ms"]
+    pipeline_report = json.loads(min((trained_ws / "reports").glob("*/results.json")).read_text())
+    same = next(r for r in pipeline_report["rows"] if r["software"] == "ONNX Runtime fp32")
+    assert row["confusion"] == same["confusion"]  # same model, runtime and shard: same metrics
+
+
+def test_bench_gate_and_junit(trained_ws: Path, tmp_path: Path) -> None:
+    tflite = _artifact(trained_ws, "tflite", "int8")
+    junit = tmp_path / "junit.xml"
+    out = cli(
+        "bench",
+        str(tflite.id),
+        *FAST,
+        "--min-miou",
+        "0.999",
+        "--junit",
+        str(junit),
+        "-w",
+        str(trained_ws),
+    )
+    assert out.returncode == 1
+    assert "gate failed: LiteRT int8 on" in out.stderr
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
+    assert "miou" in suite.find("testcase/failure").get("message")
+
+
+def test_damaged_and_wrong_model_files_are_exit_2(trained_ws: Path, tmp_path: Path) -> None:
+    good = Workspace.open(trained_ws).path(_artifact(trained_ws, "tflite", "int8").path)
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    onnx_path = Workspace.open(trained_ws).path(_artifact(trained_ws, "onnx").path)
+    disguised = tmp_path / "disguised.tflite"
+    shutil.copyfile(onnx_path, disguised)
+    for path in (truncated, disguised):
+        out = cli("bench", str(path), "--dataset", "tiny", *FAST, "-w", str(trained_ws))
+        assert out.returncode == 2, out.stderr
+        (line,) = out.stderr.strip().splitlines()
+        assert "cannot be loaded by LiteRT" in line and "Traceback" not in out.stderr
+    out = cli("bench", str(tmp_path / "model.pt"), "--dataset", "tiny", "-w", str(trained_ws))
+    assert out.returncode == 2 and "unknown model file type" in out.stderr
+
+
+def test_tampered_artifact_is_refused_by_hash(trained_ws: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_ws, copy)
+    onnx = _artifact(copy, "onnx")
+    path = Workspace.open(copy).path(onnx.path)
+    path.write_bytes(path.read_bytes()[:-10])
+    out = cli("bench", str(onnx.id), *FAST, "-w", str(copy))
+    assert out.returncode == 2 and "does not match the catalog's sha256" in out.stderr
+
+
+def test_model_and_shard_sizes_must_agree(trained_ws: Path) -> None:
+    made = cli(
+        "datasets",
+        "synth",
+        "--name",
+        "small",
+        "--images",
+        "4",
+        "--size",
+        "32x32",
+        "-w",
+        str(trained_ws),
+    )
+    assert made.returncode == 0, made.stderr
+    onnx = _artifact(trained_ws, "onnx")
+    out = cli("bench", str(onnx.id), "--dataset", "small", *FAST, "-w", str(trained_ws))
+    assert out.returncode == 2
+    assert "takes 64x64 images but dataset small@" in out.stderr and "holds 32x32" in out.stderr
+
+
+def test_results_and_artifacts_listings(trained_ws: Path) -> None:
+    runs = json.loads(cli("results", "-w", str(trained_ws), "--json").stdout)
+    assert runs and all(r["rows"] >= 1 for r in runs)
+    rows = json.loads(cli("results", runs[0]["run_id"], "-w", str(trained_ws), "--json").stdout)
+    assert rows[0]["software"] == "TensorFlow fp32"
+    latest = cli("results", "latest", "-w", str(trained_ws))
+    assert latest.returncode == 0 and "Results" in latest.stdout
+    missing = cli("results", "nope", "-w", str(trained_ws))
+    assert missing.returncode == 2 and "no results for run 'nope'" in missing.stderr
+    listed = json.loads(cli("artifacts", "-w", str(trained_ws), "--json").stdout)
+    kinds = {a["kind"] for a in listed}
+    assert {"model", "savedmodel", "onnx", "tflite"} <= kinds
+    table = cli("artifacts", "--kind", "tflite", "-w", str(trained_ws)).stdout
+    assert "passed" in table

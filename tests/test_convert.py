@@ -1,0 +1,144 @@
+"""Conversions of the trained tiny model to every format, with real runtimes on real files."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backends.config import ConvertStep, Pipeline
+from backends.runtimes import load
+from backends.workspace import Workspace
+from tests.conftest import cli
+
+pytestmark = pytest.mark.slow
+
+
+def _by_target(ws: Workspace) -> dict[str, object]:
+    """The pipeline's conversions: the first of each target (other tests add more)."""
+    found: dict[str, object] = {}
+    for a in ws.catalog.artifacts():
+        if "fidelity" in a.meta and a.meta.get("int8_io", "int8") == "int8":
+            found.setdefault(f"{a.kind}:{a.meta['precision']}", a)
+    return found
+
+
+
+def test_every_format_is_built_within_its_gates_with_lineage(trained_ws: Path) -> None:
+    ws = Workspace.open(trained_ws)
+    (model,) = ws.catalog.artifacts("model")
+    built = _by_target(ws)
+    assert {"onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8"} <= built.keys()
+    for target, artifact in built.items():
+        fidelity = artifact.meta["fidelity"]
+        assert fidelity["passed"], target
+        assert fidelity["images"] == 5
+        if target.endswith("fp32"):
+            assert fidelity["max_abs_diff"] < 1e-4 and fidelity["argmax_agreement"] > 0.999
+        chain = [a.kind for a in ws.catalog.lineage(artifact.id)]
+        assert chain[-1] == "model" and chain[0] == artifact.kind
+        assert artifact.dataset_id == model.dataset_id
+    assert [a.kind for a in ws.catalog.lineage(built["tflite:int8"].id)] == [
+        "tflite",
+        "savedmodel",
+        "model",
+    ]
+    # names are read from the model, never assumed
+    assert built["onnx:fp32"].meta["inputs"] == ["image"]
+    assert built["onnx:fp32"].meta["outputs"] == ["probs"]
+
+
+def test_int8_model_has_quantised_io_that_keeps_pixels_exact(trained_ws: Path) -> None:
+    ws = Workspace.open(trained_ws)
+    int8 = _by_target(ws)["tflite:int8"]
+    runtime = load("litert", ws.verify(int8), threads=1)
+    assert runtime.io_dtype == "int8"
+    pixels = np.tile(np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1), (1, 4, 4, 3))
+    prepared = runtime.prepare(pixels)
+    scale, zero_point = runtime._in["quantization"]
+    assert prepared.dtype == np.int8
+    assert np.array_equal(np.round((prepared.astype(np.float32) - zero_point) * scale), pixels)
+    probs = runtime.probabilities(runtime.run(prepared))
+    assert probs.dtype == np.float32 and probs.shape == (1, 64, 64, 4)
+    assert np.allclose(probs.sum(-1), 1, atol=0.05)
+
+
+def test_convert_cli_uint8_io_then_reuse(trained_ws: Path) -> None:
+    ws = Workspace.open(trained_ws)
+    (model,) = ws.catalog.artifacts("model")
+    args = [
+        "convert",
+        str(model.id),
+        "--to",
+        "tflite",
+        "--precision",
+        "int8",
+        "--int8-io",
+        "uint8",
+        "--representative-images",
+        "8",
+        "--fidelity-images",
+        "5",
+        "-w",
+        str(trained_ws),
+        "--json",
+    ]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    made = json.loads(first.stdout.splitlines()[-1])
+    assert not made["cached"] and made["fidelity"]["passed"]
+    artifact = ws.catalog.artifact(made["artifact"])
+    assert load("litert", ws.verify(artifact)).io_dtype == "uint8"
+    again = json.loads(cli(*args).stdout.splitlines()[-1])
+    assert again["cached"] and again["artifact"] == made["artifact"]
+
+
+def test_fallback_from_int8_to_fp16_when_the_gate_is_missed(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    from backends.pipeline import convert_all
+
+    shutil.copytree(trained_ws, tmp_path / "ws")  # this test marks the int8 model as failed
+    ws = Workspace.open(tmp_path / "ws")
+    (model,) = ws.catalog.artifacts("model")
+    events: list = []
+    impossible = ConvertStep(
+        targets=("tflite:int8",), representative_images=8, fidelity_images=5, max_drop_int8=-1.0
+    )  # int8 must gain 1.0 mIoU
+    built = convert_all(ws, model, Pipeline(convert=impossible), events.append)
+    assert [(a.kind, a.meta["precision"]) for a in built] == [
+        ("tflite", "int8"),
+        ("tflite", "fp16"),
+    ]
+    assert not built[0].meta["fidelity"]["passed"] and built[1].meta["fidelity"]["passed"]
+    warnings = [e.message for e in events if getattr(e, "level", "") == "warning"]
+    assert any("missed its fidelity gate" in w for w in warnings)
+    assert any("falling back to tflite fp16" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "onnx", "--precision", "int8"], "format onnx does not support precision 'int8'"),
+        (
+            ["--to", "tflite", "--precision", "int8", "--representative-images", "0"],
+            "int8 conversion needs a representative dataset and got no images",
+        ),
+        (["--to", "tensorrt"], "tensorrt cannot be converted on this workstation"),
+        (["--to", "onnx", "--opset", "21"], "ONNX opset 21 is not supported: use 13-18"),
+    ],
+)
+def test_bad_conversion_requests(trained_ws: Path, args: list[str], message: str) -> None:
+    (model,) = Workspace.open(trained_ws).catalog.artifacts("model")
+    out = cli("convert", str(model.id), *args, "-w", str(trained_ws))
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_convert_refuses_what_is_not_a_keras_model(trained_ws: Path) -> None:
+    onnx = _by_target(Workspace.open(trained_ws))["onnx:fp32"]
+    out = cli("convert", str(onnx.id), "--to", "tflite", "-w", str(trained_ws))
+    assert out.returncode == 2 and "is a onnx, not a Keras model" in out.stderr
+    out = cli("convert", "99999", "--to", "onnx", "-w", str(trained_ws))
+    assert out.returncode == 2 and "no artifact with id 99999" in out.stderr
