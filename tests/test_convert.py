@@ -24,7 +24,6 @@ def _by_target(ws: Workspace) -> dict[str, object]:
     return found
 
 
-
 def test_every_format_is_built_within_its_gates_with_lineage(trained_ws: Path) -> None:
     ws = Workspace.open(trained_ws)
     (model,) = ws.catalog.artifacts("model")

@@ -1,4 +1,9 @@
-"""SavedModel -> TFLite: fp32, fp16 (float16 weights) or int8 (full integer).
+"""SavedModel -> TFLite: fp32, fp16 (float16 weights) or int8 (full integer), at batch 1.
+
+The batch dimension is fixed to 1, as edge inference runs: with a dynamic batch the converter
+computes every TRANSPOSE_CONV's output shape at run time (SHAPE/STRIDED_SLICE/PACK ops) and
+XNNPACK cannot take those layers, which made fp32 at 480x512 twice as slow.
+
 
 int8 uses a representative dataset (images drawn stratified by class from the training split)
 and int8, uint8 or float32 I/O. With int8 I/O the input is quantised with scale ~1 and zero point
@@ -27,7 +32,10 @@ def convert(
     from backends.runtimes.tensorflow import import_tensorflow
 
     tf = import_tensorflow()
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
+    loaded = tf.saved_model.load(str(source))  # must outlive the conversion: it owns the weights
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [_batch_one(tf, loaded, source)], loaded
+    )
     meta: dict[str, Any] = {"converter": f"TFLiteConverter {tf.__version__}"}
     if precision is Precision.FP16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -50,3 +58,14 @@ def convert(
     with native_stderr_silenced():  # the MLIR quantiser prints its settings
         out.write_bytes(converter.convert())
     return meta
+
+
+def _batch_one(tf: Any, loaded: Any, source: Path) -> Any:
+    """The SavedModel's ``serve`` endpoint (``model.export``) traced for one image."""
+    if not hasattr(loaded, "serve"):
+        raise BadInput(
+            f"{source}: SavedModel has no 'serve' endpoint (export it with model.export)"
+        )
+    (spec,) = loaded.serve.input_signature
+    fixed = tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=spec.name)
+    return tf.function(loaded.serve, autograph=False).get_concrete_function(fixed)

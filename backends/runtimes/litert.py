@@ -48,6 +48,7 @@ class LiteRTRuntime:
         (self._in,) = self._interpreter.get_input_details()
         (self._out,) = self._interpreter.get_output_details()
         self._batch = int(self._in["shape"][0])
+        self._fixed_batch = int(self._in["shape_signature"][0]) != -1
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -65,6 +66,8 @@ class LiteRTRuntime:
         return images.astype(dtype)
 
     def run(self, prepared: np.ndarray) -> np.ndarray:
+        if self._fixed_batch and len(prepared) != self._batch:  # batch-1 models: one at a time
+            return np.concatenate([self.run(prepared[i : i + 1]) for i in range(len(prepared))])
         if len(prepared) != self._batch:
             self._interpreter.resize_tensor_input(self._in["index"], list(prepared.shape))
             self._interpreter.allocate_tensors()
