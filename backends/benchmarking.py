@@ -53,41 +53,21 @@ def bench_artifact(
 ) -> dict[str, Any]:
     """One row. With ``guard`` (pipelines) any failure becomes a failed row; without it (one
     artifact from the command line) bad input — a damaged file, a missing runtime — is raised."""
-    precision = artifact.meta.get("precision", "fp32")
-    expected = list(dataset.manifest["image_size"])
-    if artifact.meta.get("input_size", expected) != expected:
-        raise BadInput(
-            f"artifact {artifact.id} takes {artifact.meta['input_size'][0]}x"
-            f"{artifact.meta['input_size'][1]} images but dataset {dataset.name}@"
-            f"{dataset.version} holds {expected[0]}x{expected[1]}: pick a dataset of that size"
-        )
-    machine = manifest()
-    row: dict[str, Any] = {
-        "name": f"{runtime}-{precision}",
-        "software": software_label(runtime, precision),
-        "runtime": runtime,
-        "precision": precision,
-        "format": artifact.kind,
-        "artifact": artifact.id,
-        "size_bytes": artifact.size,
-        "hardware": hardware_label(machine),
-        "machine": machine,
-        "status": "ok",
-        "date": time.time(),
-    }
-    if "fidelity" in artifact.meta:
-        row["fidelity"] = artifact.meta["fidelity"]
+    check_sizes(artifact, dataset)
+    row = row_header(artifact, runtime, manifest())
     val = split(ws.path(dataset.path), "val")
     progress = ProgressReporter(emit, stage, val.size, "images")
     try:
         loaded = load(
             runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
         )
-        if loaded.input_size != tuple(expected):
+        expected = tuple(dataset.manifest["image_size"])
+        if loaded.input_size != expected:  # the file itself disagrees with its metadata
             raise BadInput(
                 f"artifact {artifact.id} takes {loaded.input_size} images but "
                 f"dataset {dataset.name} has {expected}"
             )
+
         row.update(runtime_version=loaded.version, threads=loaded.threads, options=loaded.options)
         row.update(
             benchmark(
@@ -109,9 +89,53 @@ def bench_artifact(
     return row
 
 
+def check_sizes(artifact: ArtifactRecord, dataset: DatasetRecord) -> None:
+    expected = list(dataset.manifest["image_size"])
+    if artifact.meta.get("input_size", expected) != expected:
+        raise BadInput(
+            f"artifact {artifact.id} takes {artifact.meta['input_size'][0]}x"
+            f"{artifact.meta['input_size'][1]} images but dataset {dataset.name}@"
+            f"{dataset.version} holds {expected[0]}x{expected[1]}: pick a dataset of that size"
+        )
+
+
+def row_header(
+    artifact: ArtifactRecord, runtime: str, machine: dict[str, Any], board: str | None = None
+) -> dict[str, Any]:
+    """What every row says about itself; the Hardware column names the board, if any."""
+    precision = artifact.meta.get("precision", "fp32")
+    hardware = hardware_label(machine)
+    row: dict[str, Any] = {
+        "name": f"{runtime}-{precision}" if board is None else f"{board}-{runtime}-{precision}",
+        "software": software_label(runtime, precision),
+        "runtime": runtime,
+        "precision": precision,
+        "format": artifact.kind,
+        "artifact": artifact.id,
+        "size_bytes": artifact.size,
+        "hardware": hardware if board is None else f"{board}: {hardware}",
+        "machine": machine,
+        "status": "ok",
+        "date": time.time(),
+    }
+    if board is not None:
+        row["board"] = board
+    if "fidelity" in artifact.meta:
+        row["fidelity"] = artifact.meta["fidelity"]
+    return row
+
+
 def compare(rows: list[dict[str, Any]]) -> None:
-    """Add ``delta_miou`` against the first (reference) row, in place."""
-    reference = rows[0].get("miou") if rows else None
+    """Add ``delta_miou`` against the reference row (the Keras model on TensorFlow, on this
+    workstation), in place; without a reference row there is nothing to compare against."""
+    reference = next(
+        (
+            r.get("miou")
+            for r in rows
+            if r["format"] == "model" and r["runtime"] == "tensorflow" and "board" not in r
+        ),
+        None,
+    )
     for row in rows:
         if row.get("miou") is not None and reference is not None:
             row["delta_miou"] = round(row["miou"] - reference, 6)

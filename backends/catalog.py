@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backends.catalog_results import RESULTS_SCHEMA, ResultTables
 from backends.errors import BadInput
 
 SCHEMA = """
@@ -57,26 +58,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT NOT NULL DEFAULT '{}',
     created REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS results (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    date REAL NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL,
-    model INTEGER REFERENCES artifacts(id),
-    platform TEXT NOT NULL,
-    status TEXT NOT NULL,
-    images INTEGER,
-    batch_size INTEGER,
-    accuracy REAL,
-    similarity REAL,
-    miou REAL,
-    class_similarity TEXT,
-    confusion TEXT,
-    image_time REAL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
 CREATE TABLE IF NOT EXISTS models (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -127,7 +108,7 @@ class JobRecord:
     error: str | None
 
 
-class Catalog:
+class Catalog(ResultTables):
     def __init__(self, path: Path, locks: Path) -> None:
         self.path = path
         self._locks = locks
@@ -136,7 +117,7 @@ class Catalog:
             db = sqlite3.connect(path, timeout=10)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
+                db.executescript(SCHEMA + RESULTS_SCHEMA)
             finally:
                 db.close()
         except sqlite3.DatabaseError as exc:
@@ -366,54 +347,6 @@ class Catalog:
             ).lastrowid
         assert model_id is not None
         return model_id
-
-    # -- results (one row per benchmark row; SQL rows, so concurrent writers lose nothing) -----
-
-    def add_results(self, run_id: str, description: str, rows: list[dict[str, Any]]) -> None:
-        """Stored with the fields of the original mllib's tests.json, plus the whole row."""
-        with self._connect() as db:
-            db.executemany(
-                "INSERT INTO results (run_id, date, name, description, model, platform, status, "
-                "images, batch_size, accuracy, similarity, miou, class_similarity, confusion, "
-                "image_time, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        run_id,
-                        row.get("date", time.time()),
-                        row["software"],
-                        description,
-                        row.get("artifact"),
-                        row["hardware"],
-                        row["status"],
-                        row.get("images"),
-                        row.get("batch_size"),
-                        row.get("pixel_accuracy"),
-                        row.get("similarity"),
-                        row.get("miou"),
-                        json.dumps(row.get("iou")),
-                        json.dumps(row.get("confusion")),
-                        (row.get("end_to_end") or {}).get("mean_ms"),
-                        json.dumps(row),
-                    )
-                    for row in rows
-                ],
-            )
-
-    def runs(self) -> list[tuple[str, float, int]]:
-        """(run id, date, rows) per benchmark run, newest last."""
-        with self._connect() as db:
-            return [
-                tuple(r)
-                for r in db.execute(
-                    "SELECT run_id, min(date), count(*) FROM results "
-                    "GROUP BY run_id ORDER BY min(id)"
-                )
-            ]
-
-    def results(self, run_id: str) -> list[dict[str, Any]]:
-        with self._connect() as db:
-            rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
-            return [json.loads(r["data"]) for r in rows]
 
 
 def _job(row: sqlite3.Row) -> JobRecord:

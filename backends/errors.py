@@ -13,6 +13,11 @@ class StageFailed(MllibError):
     """A stage could not finish for a reason that is not the user's input."""
 
 
+class Interrupted(StageFailed):
+    """Work stopped before it finished (a board dropped, a process was stopped); what finished
+    is kept and the work can be resumed."""
+
+
 class GateFailed(MllibError):
     """A quality gate was missed; the message names the failing row and the threshold."""
 

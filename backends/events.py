@@ -18,74 +18,96 @@ SCHEMA_VERSION = 1
 StageStatus = Literal["done", "failed", "skipped", "interrupted", "cancelled"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Event:
+    """Base of every event. Each subclass declares ``stage`` first and ``ts`` (seconds since the
+    epoch) last, so the module runs on the Python 3.8 of a board (no ``kw_only``)."""
+
     stage: str
-    ts: float = field(default_factory=time.time)
 
 
-@dataclass(frozen=True, kw_only=True)
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
 class StageStarted(Event):
+    stage: str
     title: str
     job_id: int | None = None
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class StageFinished(Event):
+    stage: str
     status: StageStatus
     seconds: float
     detail: str = ""
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Progress(Event):
     """``done`` of ``total`` ``unit`` (total None when unknown); ``rate`` in units per second."""
 
+    stage: str
     done: float
     total: float | None
     unit: str
     rate: float | None = None
     message: str = ""
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Metric(Event):
     """A named scalar, e.g. ``loss`` at ``step`` or ``val_miou`` at ``epoch``."""
 
+    stage: str
     name: str
     value: float
     epoch: int | None = None
     step: int | None = None
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ArtifactWritten(Event):
+    stage: str
     artifact_id: int
     kind: str
     path: str
     sha256: str
     size: int
     parent_id: int | None = None
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Log(Event):
+    stage: str
     level: Literal["debug", "info", "warning"]
     message: str
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Error(Event):
+    stage: str
     message: str
     error_type: str
+    ts: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Result(Event):
     """A finished result row (an evaluation, a benchmark); ``data`` is JSON-ready."""
 
+    stage: str
     name: str
     data: Mapping[str, Any]
+    ts: float = field(default_factory=_now)
 
 
 Emit = Callable[[Event], None]

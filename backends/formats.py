@@ -9,16 +9,21 @@ for TensorRT engines (they are specific to one GPU and TensorRT version).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from typing import Literal
 
 from backends.errors import BadInput
 
 
-class Precision(StrEnum):
+class Precision(str, Enum):  # not StrEnum (3.11): boards run Python 3.8+
     FP32 = "fp32"
     FP16 = "fp16"
     INT8 = "int8"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class ConfusionMatrix:
             "pixel_accuracy": _finite(self.pixel_accuracy),
             "miou": _finite(self.miou),
             "similarity": _finite(self.similarity),
-            "iou": {name: _finite(v) for name, v in zip(class_names, self.iou, strict=True)},
+            "iou": {name: _finite(v) for name, v in zip(class_names, self.iou)},
             "confusion": self.matrix.tolist(),
             "pixels": self.pixels,
         }

@@ -17,7 +17,7 @@ from typing import Any
 
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import DatasetStep, Pipeline
-from backends.errors import BadInput, Cancelled, GateFailed, MllibError, StageFailed
+from backends.errors import BadInput, Cancelled, GateFailed, Interrupted, MllibError, StageFailed
 from backends.events import Emit, Error, Log, StageFinished, StageStarted
 from backends.formats import FORMATS, Precision
 from backends.workspace import Workspace
@@ -35,7 +35,15 @@ class RunResult:
         return [row for row in self.rows if row["status"] != "ok"]
 
     def raise_for_outcome(self) -> None:
-        """``GateFailed`` if a gate missed, else ``StageFailed`` if a benchmark row failed."""
+        """``Interrupted`` if rows were cut short, ``GateFailed`` if a gate missed, else
+        ``StageFailed`` if a benchmark row failed."""
+        cut = [r for r in self.rows if r["status"] == "interrupted"]
+        if cut:
+            raise Interrupted(
+                f"run {self.run_id} was interrupted ({cut[0]['error']}); {len(cut)} of "
+                f"{len(self.rows)} rows are missing, the rest are kept: run the same command "
+                f"with --retry {self.run_id} to finish it"
+            )
         if self.gate_failures:
             raise GateFailed("; ".join(self.gate_failures))
         if self.failed_rows:

@@ -49,10 +49,11 @@ def write_report(
 
 def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     classes: list[str] = run.get("classes", [])
+    compared = " ΔmIoU is against TensorFlow fp32." if any("delta_miou" in r for r in rows) else ""
     lines = [
         f"# mllib run {run['run_id']}",
         "",
-        f"Dataset `{run['dataset']}`; validation split, every image. Reference: TensorFlow fp32.",
+        f"Dataset `{run['dataset']}`; validation split, every image.{compared}",
         "",
         _table(HEAD, [_main_cells(r) for r in rows]),
         "",

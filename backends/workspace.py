@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.catalog import ArtifactRecord, Catalog
-from backends.errors import BadInput, Cancelled
+from backends.errors import BadInput, Cancelled, Interrupted
 
 DEFAULT_WORKSPACE = "mllib-workspace"
 WORKSPACE_ENV = "MLLIB_WORKSPACE"
@@ -143,7 +143,7 @@ class Workspace:
         job_id = self.catalog.start_job(kind, key, params)
         try:
             yield job_id
-        except (KeyboardInterrupt, Cancelled) as exc:
+        except (KeyboardInterrupt, Cancelled, Interrupted) as exc:
             self.catalog.finish_job(job_id, "interrupted", str(exc) or type(exc).__name__)
             raise
         except BaseException as exc:

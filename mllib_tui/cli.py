@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from mllib_tui.commands import datasets
+from mllib_tui.commands import boards, datasets
 from mllib_tui.commands.bench import bench
 from mllib_tui.commands.convert import convert
+from mllib_tui.commands.deploy import deploy
 from mllib_tui.commands.results import artifacts, results
 from mllib_tui.commands.run import run
 
@@ -21,6 +22,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(boards.app, name="boards")
+app.command("deploy")(deploy)
+
 app.command("run")(run)
 app.command("convert")(convert)
 app.command("bench")(bench)

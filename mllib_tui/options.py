@@ -44,3 +44,15 @@ def artifact_id(ref: str) -> int:
     if not ref.isdigit():
         raise BadInput(f"{ref!r} is not an artifact id: list them with `mllib-tui artifacts`")
     return int(ref)
+
+
+DevicesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--devices",
+        envvar="MLLIB_DEVICES",
+        show_default="<workspace>/devices.toml",
+        help="The boards inventory (devices.toml).",
+    ),
+]
+ConcurrencyOption = Annotated[int, typer.Option(help="Boards worked on at the same time.")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,14 @@ from backends.config import BenchStep, Gates, Pipeline
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
-from mllib_tui.options import JsonOption, JunitOption, ThreadsOption, WorkspaceOption
+from mllib_tui.options import (
+    ConcurrencyOption,
+    DevicesOption,
+    JsonOption,
+    JunitOption,
+    ThreadsOption,
+    WorkspaceOption,
+)
 
 DEFAULTS = BenchStep()
 
@@ -52,12 +60,24 @@ def bench(
         str, typer.Option(help="Precision label for a model file (an artifact knows its own).")
     ] = "fp32",
     min_miou: Annotated[float | None, typer.Option(help="Gate: exit 1 below this mIoU.")] = None,
+    board: Annotated[
+        list[str] | None,
+        typer.Option(help="Run on this board over SSH (repeatable); the Hardware column names it."),
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Run on every board with this tag.")] = None,
+    retry: Annotated[
+        str | None,
+        typer.Option(help="Finish an interrupted board run: keep its finished rows, run the rest."),
+    ] = None,
+    concurrency: ConcurrencyOption = 8,
+    devices: DevicesOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
     junit: JunitOption = None,
 ) -> None:
     """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
-    validation split, per runtime; the report goes to <workspace>/reports/<run-id>/."""
+    validation split, per runtime, on this machine or on boards (--board, --tag); the report
+    goes to <workspace>/reports/<run-id>/."""
     from backends.benchmarking import bench_artifact
     from backends.errors import BadInput
     from backends.formats import FORMATS
@@ -91,14 +111,36 @@ def bench(
             disable_default_delegates,
         )
         pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou))
+        run_id = retry or new_run_id()
         with JsonLines() if as_json else RichProgress() as render:
-            rows = [
-                bench_artifact(ws, record, name, data, step, render, guard=False)
-                for name in runtime or fmt.runtimes
-            ]
+            if board or tag or retry:
+                from backends.boards import fleet
+                from backends.boards.inventory import load_inventory
+
+                rows = asyncio.run(
+                    fleet.bench_run(
+                        ws,
+                        load_inventory(devices, ws.root),
+                        record,
+                        board or [],
+                        tag,
+                        runtime,
+                        data,
+                        step,
+                        render,
+                        run_id=run_id,
+                        retry=retry is not None,
+                        limit=concurrency,
+                    )
+                )
+            else:
+                rows = [
+                    bench_artifact(ws, record, name, data, step, render, guard=False)
+                    for name in runtime or fmt.runtimes
+                ]
         result = finish(
             ws,
-            new_run_id(),
+            run_id,
             data,
             rows,
             pipeline,

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import IntEnum
 
 import typer
@@ -50,6 +50,18 @@ def exit_code(error: MllibError) -> ExitCode:
 def error_line(message: str) -> None:
     """One line on stderr (styled on a terminal, plain elsewhere), never wrapped."""
     stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def exit_for_boards(results: Mapping[str, object]) -> None:
+    """After work on many boards: one line per board that failed, then the first one's code."""
+    failures = [r for r in results.values() if isinstance(r, BaseException)]
+    for error in failures:
+        error_line(str(error))
+    if failures:
+        first = failures[0]
+        raise typer.Exit(
+            exit_code(first) if isinstance(first, MllibError) else ExitCode.STAGE_FAILED
+        )
 
 
 @contextlib.contextmanager

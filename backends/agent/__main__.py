@@ -1,0 +1,154 @@
+"""The board agent's command line. Every line on stdout is one event (backends.events).
+
+    agent.pyz probe WORKDIR
+    agent.pyz sha256 PATH
+    agent.pyz bench --model PATH --runtime NAME --split MANIFEST [protocol options]
+
+Exit status: 0 ok, 2 bad input (named in an Error event), 3 failure, 128+N on signal N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from backends import events as ev
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived (the workstation gave up, or the connection closed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def emit(event: ev.Event) -> None:
+    sys.stdout.write(ev.encode(event) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stopped)
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except Stopped as stop:
+        _quietly(
+            ev.StageFinished(
+                stage=args.command, status="interrupted", seconds=0.0, detail=str(stop)
+            )
+        )
+        return 128 + stop.signum
+    except BrokenPipeError:  # the workstation hung up: nobody is listening any more
+        return 141
+    except Exception as exc:
+        from backends.errors import BadInput
+
+        _quietly(ev.Error(stage=args.command, message=str(exc), error_type=type(exc).__name__))
+        return 2 if isinstance(exc, (BadInput, FileNotFoundError, ValueError)) else 3
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from backends.agent.probe import probe
+
+    emit(ev.Result(stage="probe", name="probe", data=probe(args.workdir)))
+    return 0
+
+
+def _sha256(args: argparse.Namespace) -> int:
+    digest = hashlib.sha256()
+    with open(args.path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    emit(ev.Result(stage="sha256", name=args.path, data={"sha256": digest.hexdigest()}))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from backends.bench import Protocol, benchmark
+    from backends.datasets.shards import Split
+    from backends.events import ProgressReporter
+    from backends.runtimes import load
+
+    start = time.monotonic()
+    manifest = json.loads(Path(args.split).read_text())
+    split = Split(Path(args.split).parent, tuple(manifest["shards"]))
+    emit(ev.StageStarted(stage="bench", title=f"{args.runtime} on {split.size} images"))
+    options = {"disable_default_delegates": True} if args.disable_default_delegates else {}
+    runtime = load(args.runtime, Path(args.model), threads=args.threads, **options)
+    protocol = Protocol(
+        args.warmup_runs,
+        args.warmup_seconds,
+        args.runs,
+        args.seconds,
+        args.batch_size,
+        args.eval_batch_size,
+    )
+    progress = ProgressReporter(emit, "bench", split.size, "images")
+    from backends.machine import manifest as machine
+
+    row = {
+        "runtime_version": runtime.version,
+        "threads": runtime.threads,
+        "options": runtime.options,
+        "machine": machine(),
+    }
+    row.update(
+        benchmark(
+            runtime,
+            split,
+            protocol,
+            classes=manifest["classes"],
+            ignore=manifest["ignore"],
+            on_images=progress.advance,
+        )
+    )
+    emit(ev.Result(stage="bench", name=args.runtime, data=row))
+    emit(ev.StageFinished(stage="bench", status="done", seconds=time.monotonic() - start))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mllib-agent")
+    commands = parser.add_subparsers(dest="command", required=True)
+    probe = commands.add_parser("probe")
+    probe.add_argument("workdir")
+    probe.set_defaults(handler=_probe)
+    sha = commands.add_parser("sha256")
+    sha.add_argument("path")
+    sha.set_defaults(handler=_sha256)
+    bench = commands.add_parser("bench")
+    bench.add_argument("--model", required=True)
+    bench.add_argument("--runtime", required=True)
+    bench.add_argument("--split", required=True)
+    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--warmup-runs", type=int, default=10)
+    bench.add_argument("--warmup-seconds", type=float, default=1.0)
+    bench.add_argument("--runs", type=int, default=50)
+    bench.add_argument("--seconds", type=float, default=2.0)
+    bench.add_argument("--batch-size", type=int, default=1)
+    bench.add_argument("--eval-batch-size", type=int, default=8)
+    bench.add_argument("--disable-default-delegates", action="store_true")
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+def _quietly(event: ev.Event) -> None:
+    with contextlib.suppress(BrokenPipeError, OSError):
+        emit(event)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""What a board is and what it can run. Standard library only; every probe is best-effort."""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from backends.machine import manifest
+
+RUNTIME_MODULES = {
+    "numpy": "numpy",
+    "ai_edge_litert": "ai_edge_litert",
+    "tflite_runtime": "tflite_runtime",
+    "onnxruntime": "onnxruntime",
+    "tensorrt": "tensorrt",
+    "pycoral": "pycoral",
+    "tensorflow": "tensorflow",
+}
+# which mllib runtime each module provides
+PROVIDES = {
+    "ai_edge_litert": "litert",
+    "tflite_runtime": "litert",
+    "onnxruntime": "onnxruntime",
+    "tensorrt": "tensorrt",
+    "pycoral": "edgetpu",
+    "tensorflow": "tensorflow",
+}
+
+
+def probe(workdir: str) -> dict[str, Any]:
+    modules = {name: _version(module) for name, module in RUNTIME_MODULES.items()}
+    found = {k: v for k, v in modules.items() if v is not None}
+    return {
+        **manifest(),
+        "modules": found,
+        "runtimes": sorted({PROVIDES[m] for m in found if m in PROVIDES}),
+        "accelerators": _accelerators(),
+        "memory_mb": _meminfo("MemTotal"),
+        "memory_available_mb": _meminfo("MemAvailable"),
+        "disk_free_mb": shutil.disk_usage(workdir if os.path.isdir(workdir) else ".").free >> 20,
+        "temperature_c": _temperature(),
+        "kernel": platform.release(),
+    }
+
+
+def _version(module: str) -> str | None:
+    if module == "tensorflow":  # importing TF takes seconds and megabytes: ask the metadata
+        try:
+            from importlib.metadata import version
+
+            return version("tensorflow")
+        except Exception:
+            return None
+    try:
+        imported = importlib.import_module(module)
+    except Exception:  # absent, or broken (e.g. built for another numpy)
+        return None
+    return str(getattr(imported, "__version__", "installed"))
+
+
+def _accelerators() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    model = _read("/proc/device-tree/model").strip("\0 \n")
+    if "Jetson" in model or Path("/etc/nv_tegra_release").exists():
+        found["jetson"] = model or "NVIDIA Jetson"
+        release = _read("/etc/nv_tegra_release").split(",")[0].strip("# \n")
+        if release:
+            found["l4t"] = release
+    if "Raspberry Pi" in model:
+        found["raspberry_pi"] = model
+    if glob.glob("/dev/apex_*"):
+        found["coral_pcie"] = len(glob.glob("/dev/apex_*"))
+    usb = [_read(p).strip() for p in glob.glob("/sys/bus/usb/devices/*/idVendor")]
+    if any(v in ("1a6e", "18d1") for v in usb):
+        found["coral_usb"] = True
+    if glob.glob("/dev/nvidia[0-9]*") or shutil.which("nvidia-smi"):
+        found["nvidia_gpu"] = True
+    return found
+
+
+def _meminfo(key: str) -> int | None:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) // 1024
+    return None
+
+
+def _temperature() -> float | None:
+    temps = []
+    for path in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
+        try:
+            temps.append(int(_read(path).strip()) / 1000)
+        except ValueError:
+            continue
+    return max(temps) if temps else None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,1 @@
+"""Boards: the inventory (devices.toml), transports (local, SSH), probing, deploys, benchmarks."""

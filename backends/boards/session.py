@@ -1,0 +1,242 @@
+"""Work on one board through its transport: the agent, uploads, deploys, probes, benchmarks.
+
+Board layout (under the board's workdir)::
+
+    agent/mllib-agent-HASH.pyz     the agent, one file per version
+    store/SHA256/NAME              content-addressed blobs: models, shards, split manifests
+    deployed/SLOT/current          -> ../../store/SHA256 (a symlink, flipped atomically)
+    deployed/SLOT/previous         the version before, for --rollback
+
+An upload goes to a temporary directory, is hashed on the board, then renamed into the store;
+a deploy only flips ``current`` after that, so an interrupted deploy leaves the previous model
+in place and working.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backends import events as ev
+from backends.boards.bundle import build
+from backends.boards.inventory import Board
+from backends.boards.transport import ByteProgress, Transport
+from backends.config import BenchStep
+from backends.errors import BadInput, StageFailed
+
+
+class BoardSession:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.board: Board = transport.board
+        self._agent: str | None = None
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.board.workdir, *parts)
+
+    # -- the agent --------------------------------------------------------------------------
+
+    async def agent(self) -> str:
+        """The agent's path on the board, uploaded once per version."""
+        if self._agent is None:
+            name, data = build()
+            path = self.path("agent", name)
+            if not await self.transport.exists(path):
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = Path(tmp) / name
+                    local.write_bytes(data)
+                    tmp_path = self.path("agent", f".{name}.{secrets.token_hex(4)}")
+                    await self.transport.makedirs(self.path("agent"))
+                    await self.transport.put(local, tmp_path)
+                    await self.transport.rename(tmp_path, path)
+            self._agent = path
+        return self._agent
+
+    async def run_agent(self, args: list[str], on_event: Callable[[ev.Event], None]) -> None:
+        """Run an agent command; its events go to ``on_event``; failures are one line."""
+        agent = await self.agent()
+        errors: list[str] = []
+
+        def on_line(line: str) -> None:
+            try:
+                event = ev.decode(line)
+            except ValueError:
+                return  # a stray print from a runtime library
+            if isinstance(event, ev.Error):
+                errors.append(event.message)
+            on_event(event)
+
+        status, stderr = await self.transport.run([self.board.python, agent, *args], on_line)
+        if status == 0:
+            return
+        where = f"board {self.board.name}"
+        if status == 127 or ("No such file or directory" in stderr and not errors):
+            raise BadInput(
+                f"{where}: python {self.board.python!r} was not found; set 'python' "
+                "in devices.toml to the board's Python 3.8+ interpreter"
+            )
+        reason = errors[-1] if errors else (stderr.strip().splitlines() or ["no output"])[-1]
+        if status == 2:
+            raise BadInput(f"{where}: {reason}")
+        raise StageFailed(f"{where}: agent exited with {status}: {reason}")
+
+    async def result(self, args: list[str], emit: Callable[[ev.Event], None] | None = None) -> Any:
+        found: list[Any] = []
+
+        def on_event(event: ev.Event) -> None:
+            if isinstance(event, ev.Result):
+                found.append(event.data)
+            elif emit is not None:
+                emit(event)
+
+        await self.run_agent(args, on_event)
+        if not found:
+            raise StageFailed(f"board {self.board.name}: the agent returned no result")
+        return found[-1]
+
+    # -- files ------------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        local: Path,
+        sha256: str,
+        progress: ByteProgress | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Put ``local`` into the board's store (skipped when already there), hash-checked."""
+        name = name or local.name
+        final_dir = self.path("store", sha256)
+        final = posixpath.join(final_dir, name)
+        if await self.transport.exists(final):
+            return final
+        tmp_dir = self.path("store", f".tmp-{sha256[:16]}-{secrets.token_hex(4)}")
+        await self.transport.makedirs(tmp_dir)
+        try:
+            await self.transport.put(local, posixpath.join(tmp_dir, name), progress)
+            digest = (await self.result(["sha256", posixpath.join(tmp_dir, name)]))["sha256"]
+            if digest != sha256:
+                raise StageFailed(
+                    f"board {self.board.name}: {name} arrived damaged (sha256 "
+                    f"{digest[:12]}, expected {sha256[:12]}); deploy again"
+                )
+            if await self.transport.exists(final_dir):  # a concurrent upload won the race
+                return final
+            await self.transport.rename(tmp_dir, final_dir)
+        finally:
+            if await self.transport.exists(tmp_dir):
+                await self.transport.remove(tmp_dir)
+        return final
+
+    async def deploy(
+        self, local: Path, sha256: str, slot: str, progress: ByteProgress | None = None
+    ) -> bool:
+        """Make ``local`` the slot's current model; False when it already was (nothing done)."""
+        slot_dir = self.path("deployed", slot)
+        target = posixpath.join("..", "..", "store", sha256)
+        current = await self.transport.readlink(posixpath.join(slot_dir, "current"))
+        if current == target and await self.transport.exists(
+            self.path("store", sha256, local.name)
+        ):
+            return False
+        await self.upload(local, sha256, progress)
+        await self.transport.makedirs(slot_dir)
+        if current is not None:
+            await self._point(slot_dir, "previous", current)
+        await self._point(slot_dir, "current", target)
+        return True
+
+    async def rollback(self, slot: str) -> str:
+        """Swap current and previous; returns the sha256 now current."""
+        slot_dir = self.path("deployed", slot)
+        previous = await self.transport.readlink(posixpath.join(slot_dir, "previous"))
+        current = await self.transport.readlink(posixpath.join(slot_dir, "current"))
+        if previous is None or current is None:
+            raise BadInput(
+                f"board {self.board.name}: slot {slot!r} has no previous version to roll back to"
+            )
+        await self._point(slot_dir, "current", previous)
+        await self._point(slot_dir, "previous", current)
+        return posixpath.basename(previous)
+
+    async def current(self, slot: str) -> str | None:
+        link = await self.transport.readlink(self.path("deployed", slot, "current"))
+        return None if link is None else posixpath.basename(link)
+
+    async def _point(self, slot_dir: str, name: str, target: str) -> None:
+        """Atomically make ``slot_dir/name`` a symlink to ``target`` (rename over the old)."""
+        tmp = posixpath.join(slot_dir, f".{name}-{secrets.token_hex(4)}")
+        await self.transport.symlink(target, tmp)
+        await self.transport.rename(tmp, posixpath.join(slot_dir, name))
+
+    # -- probe and bench --------------------------------------------------------------------
+
+    async def probe(self) -> dict[str, Any]:
+        await self.transport.makedirs(self.board.workdir)
+        return await self.result(["probe", self.board.workdir])
+
+    async def bench(
+        self,
+        model: Path,
+        model_sha: str,
+        runtime: str,
+        split_root: Path,
+        split: dict[str, Any],
+        step: BenchStep,
+        emit: Callable[[ev.Event], None],
+    ) -> dict[str, Any]:
+        """The benchmark protocol on the board, on the same shards as a local run."""
+        if self.board.runtimes and runtime not in self.board.runtimes:
+            raise BadInput(
+                f"board {self.board.name} does not allow runtime {runtime!r} "
+                f"(devices.toml runtimes: {', '.join(self.board.runtimes)})"
+            )
+        remote_model = await self.upload(model, model_sha)
+        shards = []
+        for shard in split["shards"]:
+            await self.upload(split_root / shard["file"], shard["sha256"])
+            shards.append({**shard, "file": f"../{shard['sha256']}/{shard['file']}"})
+        manifest = json.dumps(
+            {k: split[k] for k in ("classes", "ignore", "image_size")} | {"shards": shards},
+            sort_keys=True,
+        ).encode()
+        import hashlib
+
+        manifest_sha = hashlib.sha256(manifest).hexdigest()
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "split.json"
+            local.write_bytes(manifest)
+            remote_split = await self.upload(local, manifest_sha)
+        args = [
+            "bench",
+            "--model",
+            remote_model,
+            "--runtime",
+            runtime,
+            "--split",
+            remote_split,
+            "--threads",
+            str(step.threads),
+            "--warmup-runs",
+            str(step.warmup_runs),
+            "--warmup-seconds",
+            str(step.warmup_seconds),
+            "--runs",
+            str(step.min_runs),
+            "--seconds",
+            str(step.min_seconds),
+            "--batch-size",
+            str(step.batch_size),
+            "--eval-batch-size",
+            str(step.eval_batch_size),
+        ]
+        if step.disable_default_delegates:
+            args.append("--disable-default-delegates")
+        started = time.monotonic()
+        data = await self.result(args, emit)
+        return {**data, "board": self.board.name, "board_seconds": time.monotonic() - started}

@@ -1,0 +1,271 @@
+"""How mllib reaches a board: the workstation itself, or SSH (asyncssh). Same interface, so a
+local board and a remote one differ only here.
+
+Commands are argument lists, joined with ``shlex.join`` for SSH: no name or path is ever pasted
+into a shell command unquoted. Files move over SFTP; renames are atomic (posix-rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from backends.boards import trust
+from backends.boards.inventory import Board, Inventory
+from backends.errors import BadInput, Interrupted, StageFailed
+
+LineHandler = Callable[[str], None]
+ByteProgress = Callable[[int, int], None]
+SFTP_BLOCK = 261120  # larger blocks break against OpenSSH (SFTPConnectionLost)
+
+
+class BoardLost(Interrupted):
+    """The connection to a board dropped in the middle of work."""
+
+
+class Transport(Protocol):
+    board: Board
+
+    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
+        """Run a command; stdout lines go to ``on_line``; returns (exit status, stderr)."""
+        ...
+
+    async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None: ...
+    async def exists(self, remote: str) -> bool: ...
+    async def makedirs(self, remote: str) -> None: ...
+    async def rename(self, src: str, dst: str) -> None: ...
+    async def symlink(self, target: str, link: str) -> None: ...
+    async def readlink(self, link: str) -> str | None: ...
+    async def remove(self, remote: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class LocalTransport:
+    """The workstation as a board: subprocesses and the local file system."""
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+
+    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        stderr_task = asyncio.ensure_future(process.stderr.read())
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            if on_line is not None:
+                on_line(raw.decode().rstrip("\n"))
+        return await process.wait(), (await stderr_task).decode()
+
+    async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None:
+        total = local.stat().st_size
+        done = 0
+        with open(local, "rb") as src, open(remote, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            dst.flush()
+            os.fsync(dst.fileno())
+
+    async def exists(self, remote: str) -> bool:
+        return os.path.lexists(remote)
+
+    async def makedirs(self, remote: str) -> None:
+        os.makedirs(remote, exist_ok=True)
+
+    async def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    async def symlink(self, target: str, link: str) -> None:
+        os.symlink(target, link)
+
+    async def readlink(self, link: str) -> str | None:
+        return os.readlink(link) if os.path.islink(link) else None
+
+    async def remove(self, remote: str) -> None:
+        if os.path.isdir(remote) and not os.path.islink(remote):
+            shutil.rmtree(remote)
+        elif os.path.lexists(remote):
+            os.unlink(remote)
+
+    async def close(self) -> None:
+        return None
+
+
+class SshTransport:
+    """A board over SSH: host keys verified, key-only authentication, one connection reused."""
+
+    def __init__(self, board: Board, conn: Any, sftp: Any) -> None:
+        self.board, self._conn, self._sftp = board, conn, sftp
+
+    @classmethod
+    async def connect(cls, board: Board, inventory: Inventory) -> SshTransport:
+        conn = await _connect(board, inventory)
+        return cls(board, conn, await conn.start_sftp_client())
+
+    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
+        import asyncssh
+
+        try:
+            process = await self._conn.create_process(shlex.join(argv), encoding="utf-8")
+            stderr_task = asyncio.ensure_future(process.stderr.read())
+            async for line in process.stdout:
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+            result = await process.wait()
+            return (
+                result.exit_status if result.exit_status is not None else 255,
+                await stderr_task,
+            )
+        except (asyncssh.Error, OSError) as exc:
+            raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
+
+    async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None:
+        def handler(_src: bytes, _dst: bytes, done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        await self._sftp_call(
+            self._sftp.put, str(local), remote, block_size=SFTP_BLOCK, progress_handler=handler
+        )
+
+    async def exists(self, remote: str) -> bool:
+        return await self._sftp_call(self._sftp.lexists, remote)
+
+    async def makedirs(self, remote: str) -> None:
+        await self._sftp_call(self._sftp.makedirs, remote, exist_ok=True)
+
+    async def rename(self, src: str, dst: str) -> None:
+        await self._sftp_call(self._sftp.posix_rename, src, dst)
+
+    async def symlink(self, target: str, link: str) -> None:
+        await self._sftp_call(self._sftp.symlink, target, link)
+
+    async def readlink(self, link: str) -> str | None:
+        if not await self._sftp_call(self._sftp.islink, link):
+            return None
+        return await self._sftp_call(self._sftp.readlink, link)
+
+    async def remove(self, remote: str) -> None:
+        if await self._sftp_call(self._sftp.isdir, remote) and not await self._sftp_call(
+            self._sftp.islink, remote
+        ):
+            await self._sftp_call(self._sftp.rmtree, remote)
+        elif await self._sftp_call(self._sftp.lexists, remote):
+            await self._sftp_call(self._sftp.remove, remote)
+
+    async def close(self) -> None:
+        self._sftp.exit()
+        self._conn.close()
+        await self._conn.wait_closed()
+
+    async def _sftp_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import asyncssh
+
+        try:
+            return await method(*args, **kwargs)
+        except asyncssh.SFTPError as exc:
+            raise StageFailed(f"board {self.board.name}: {exc.reason} ({args[0]})") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
+
+
+async def open_transport(board: Board, inventory: Inventory) -> Transport:
+    if board.is_local:
+        return LocalTransport(board)
+    return await SshTransport.connect(board, inventory)
+
+
+async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
+    """An asyncssh connection with verified host keys; errors are one actionable line."""
+    import asyncssh
+
+    assert board.host is not None
+    if hops > 5:
+        raise BadInput(f"board {board.name}: proxy_jump chain is too long (a loop?)")
+    tunnel = None
+    if board.proxy_jump:
+        tunnel = await _connect(_jump_board(board, inventory), inventory, hops=hops + 1)
+    identity = os.path.expanduser(board.identity) if board.identity else None
+    if identity and not os.path.isfile(identity):
+        raise BadInput(f"board {board.name}: identity file {identity} not found")
+    known = trust.load_known_hosts()
+    try:
+        return await asyncssh.connect(
+            board.host,
+            port=board.port,
+            username=board.user,
+            tunnel=tunnel,
+            known_hosts=known,
+            client_keys=[identity] if identity else (),
+            passphrase=os.environ.get("MLLIB_SSH_PASSPHRASE"),
+            agent_path=None,
+            connect_timeout=board.connect_timeout,
+            password=None,
+            kbdint_auth=False,
+            preferred_auth=("publickey",),
+        )
+    except asyncssh.HostKeyNotVerifiable:
+        raise await _host_key_error(board, known, tunnel) from None
+    except asyncssh.PermissionDenied:
+        raise BadInput(
+            f"board {board.name} ({board.address}) refused the key "
+            f"{identity or '(none configured)'} for user {board.user or '(default)'}: check "
+            "'user' and 'identity' in devices.toml and the board's authorized_keys"
+        ) from None
+    except TimeoutError:
+        raise BadInput(
+            f"board {board.name} ({board.address}) did not answer within "
+            f"{board.connect_timeout:g} s: is it powered and reachable? (connect_timeout)"
+        ) from None
+    except OSError as exc:
+        raise BadInput(
+            f"board {board.name} ({board.address}) is unreachable: {exc.strerror or exc}; is "
+            "sshd running there?"
+        ) from None
+    except asyncssh.Error as exc:
+        raise BadInput(f"board {board.name} ({board.address}): SSH failed: {exc}") from None
+
+
+def _jump_board(board: Board, inventory: Inventory) -> Board:
+    jump = board.proxy_jump or ""
+    if jump in inventory.boards:
+        return inventory.boards[jump]
+    user, _, hostport = jump.rpartition("@")
+    host, _, port = hostport.partition(":")
+    return Board(
+        name=f"{board.name}-jump",
+        host=host,
+        port=int(port or 22),
+        user=user or None,
+        identity=board.identity,
+        connect_timeout=board.connect_timeout,
+    )
+
+
+async def _host_key_error(board: Board, known: Any, tunnel: Any) -> BadInput:
+    import asyncssh
+
+    assert board.host is not None
+    key = await asyncssh.get_server_host_key(board.host, board.port, tunnel=tunnel)
+    state = trust.classify(known, board.host, board.port, key)
+    if state == "changed":
+        return BadInput(
+            f"board {board.name} ({board.address}): HOST KEY CHANGED — the board now offers "
+            f"{trust.fingerprint(key)}, which differs from the trusted key. Someone may be "
+            "intercepting the connection, or the board was reinstalled. Check with the board's "
+            "owner, remove the old line from the known-hosts file, then run `mllib-tui boards "
+            f"trust {board.name}`"
+        )
+    return BadInput(
+        f"board {board.name} ({board.address}) offers an unknown host key "
+        f"{trust.fingerprint(key)}; if that is the board's key, run `mllib-tui boards trust "
+        f"{board.name}`"
+    )

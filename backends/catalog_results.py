@@ -1,0 +1,104 @@
+"""The catalog's result tables: benchmark rows (with the fields of the original mllib's
+tests.json) and board probes. Rows are SQL rows, so concurrent writers lose nothing (the
+original appended to one JSON file with an unlocked read-modify-write)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    date REAL NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    model INTEGER REFERENCES artifacts(id),
+    platform TEXT NOT NULL,
+    status TEXT NOT NULL,
+    images INTEGER,
+    batch_size INTEGER,
+    accuracy REAL,
+    similarity REAL,
+    miou REAL,
+    class_similarity TEXT,
+    confusion TEXT,
+    image_time REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
+CREATE TABLE IF NOT EXISTS probes (
+    id INTEGER PRIMARY KEY,
+    board TEXT NOT NULL,
+    date REAL NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+
+
+class ResultTables:
+    """Mixed into ``Catalog``, which provides the connection."""
+
+    _connect: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
+
+    def add_results(self, run_id: str, description: str, rows: list[dict[str, Any]]) -> None:
+        """Store a run's rows; a run stored again (a retry) replaces its earlier rows."""
+        with self._connect() as db:
+            db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+            db.executemany(
+                "INSERT INTO results (run_id, date, name, description, model, platform, status, "
+                "images, batch_size, accuracy, similarity, miou, class_similarity, confusion, "
+                "image_time, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        row.get("date", time.time()),
+                        row["software"],
+                        description,
+                        row.get("artifact"),
+                        row["hardware"],
+                        row["status"],
+                        row.get("images"),
+                        row.get("batch_size"),
+                        row.get("pixel_accuracy"),
+                        row.get("similarity"),
+                        row.get("miou"),
+                        json.dumps(row.get("iou")),
+                        json.dumps(row.get("confusion")),
+                        (row.get("end_to_end") or {}).get("mean_ms"),
+                        json.dumps(row),
+                    )
+                    for row in rows
+                ],
+            )
+
+    def runs(self) -> list[tuple[str, float, int]]:
+        """(run id, date, rows) per benchmark run, oldest first."""
+        with self._connect() as db:
+            query = (
+                "SELECT run_id, min(date), count(*) FROM results GROUP BY run_id ORDER BY min(id)"
+            )
+            return [tuple(r) for r in db.execute(query)]
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
+            return [json.loads(r["data"]) for r in rows]
+
+    def add_probe(self, board: str, data: dict[str, Any]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO probes (board, date, data) VALUES (?, ?, ?)",
+                (board, time.time(), json.dumps(data)),
+            )
+
+    def last_probes(self) -> dict[str, tuple[float, dict[str, Any]]]:
+        """board -> (date, facts) of its newest probe."""
+        with self._connect() as db:
+            rows = db.execute("SELECT board, date, data FROM probes ORDER BY id")
+            return {r["board"]: (r["date"], json.loads(r["data"])) for r in rows}

@@ -1,0 +1,86 @@
+"""``mllib-tui deploy``: put a model on boards, atomically, with the previous one kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from backends.boards.inventory import NAME, load_inventory
+from backends.workspace import Workspace
+from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
+from mllib_tui.headless.output import JsonLines, RichProgress
+from mllib_tui.options import (
+    ConcurrencyOption,
+    DevicesOption,
+    JsonOption,
+    WorkspaceOption,
+    artifact_id,
+)
+
+
+def deploy(
+    artifact: Annotated[str, typer.Argument(help="Artifact id (`mllib-tui artifacts`).")],
+    boards: Annotated[list[str] | None, typer.Argument(help="Board names.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Also every board with this tag.")] = None,
+    slot: Annotated[
+        str | None,
+        typer.Option(
+            help="Deployment slot on the board (default: FORMAT-PRECISION, e.g. tflite-int8); the "
+            "model is at WORKDIR/deployed/SLOT/current/."
+        ),
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option(help="Make the slot's previous version current again.")
+    ] = False,
+    concurrency: ConcurrencyOption = 4,
+    devices: DevicesOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy a model to boards over SFTP: to a temporary name, sha256 checked on the board,
+    renamed into place, then the slot's `current` link flips atomically (the old one becomes
+    `previous`). Unchanged models are skipped; an interrupted deploy leaves the old model working.
+    """
+    from backends.boards import fleet
+    from backends.errors import BadInput
+
+    stdout = Console(highlight=False)
+    with diagnosed():
+        ws = Workspace.open(workspace)
+        inventory = load_inventory(devices, ws.root)
+        record = ws.catalog.artifact(artifact_id(artifact))
+        if slot is not None and not NAME.match(slot):
+            raise BadInput(f"--slot {slot!r}: use letters, digits, '.', '_' and '-' only")
+        chosen = inventory.select(boards or [], tag)
+        with JsonLines() if as_json else RichProgress() as render:
+            results = asyncio.run(
+                fleet.deploy(
+                    ws,
+                    inventory,
+                    record,
+                    chosen,
+                    render,
+                    slot=slot,
+                    rollback=rollback,
+                    limit=concurrency,
+                )
+            )
+    for name, outcome in results.items():
+        if isinstance(outcome, BaseException) or as_json:
+            continue
+        rate = outcome.get("bytes", 0) / outcome["seconds"] / 1e6 if outcome["seconds"] else 0
+        extra = (
+            f", {outcome['bytes'] / 1e6:.1f} MB at {rate:.1f} MB/s" if outcome.get("bytes") else ""
+        )
+        stdout.print(f"{name}: {outcome['action']} in {outcome['seconds']:.2f} s{extra}")
+    if as_json:
+        print(
+            json.dumps(
+                {n: (str(o) if isinstance(o, BaseException) else o) for n, o in results.items()}
+            )
+        )
+    exit_for_boards(results)
