@@ -11,6 +11,7 @@ numpy only: the board agent runs this same code.
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -63,7 +64,8 @@ class Latency:
         )
 
 
-Clock = Callable[[], float]
+Clock = typing.Callable[[], float]  # typing's, not collections.abc's: boards run Python 3.8
+
 
 
 def time_calls(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -110,7 +111,8 @@ class Result(Event):
     ts: float = field(default_factory=_now)
 
 
-Emit = Callable[[Event], None]
+Emit = typing.Callable[[Event], None]  # typing's, not collections.abc's: boards run Python 3.8
+
 
 EVENT_TYPES: dict[str, type[Event]] = {
     "stage_started": StageStarted,

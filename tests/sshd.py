@@ -8,7 +8,9 @@ numpy and the same runtime versions as the workstation) cached per machine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+
 import os
 import pwd
 import shutil
@@ -84,11 +86,12 @@ class SshBoard:
         """Kill sshd and its per-connection processes: every session drops at once, as when a
         board loses power or network (the board's own programs get SIGHUP)."""
         if self.process is not None:
-            subprocess.run(["pkill", "-KILL", "-P", str(self.process.pid)], check=False)
+            for pid in _descendants(self.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.process = None
-
 
     def new_host_key(self) -> None:
         (self.dir / "host_ed25519").unlink()
@@ -172,6 +175,21 @@ LogLevel ERROR
         for board in self.boards.values():
             board.kill()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below ``root`` (sshd's sessions run in grandchildren)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [root]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 def _keygen(path: Path, passphrase: str = "") -> None:

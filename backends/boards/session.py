@@ -14,6 +14,7 @@ in place and working.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import secrets
@@ -70,7 +71,7 @@ class BoardSession:
                 return  # a stray print from a runtime library
             if isinstance(event, ev.Error):
                 errors.append(event.message)
-            on_event(event)
+            on_event(dataclasses.replace(event, stage=f"{self.board.name}/{event.stage}"))
 
         status, stderr = await self.transport.run([self.board.python, agent, *args], on_line)
         if status == 0:

@@ -1,4 +1,6 @@
-"""Boards from an OpenSSH client config: ``Host`` blocks without wildcards."""
+"""Boards from an OpenSSH client config: ``Host`` blocks without wildcards (settings in
+``Host *`` and ``Match`` blocks are not imported; ssh still applies them when you use ssh)."""
+
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def read_hosts(path: Path, wanted: list[str]) -> dict[str, dict[str, str | int]]
         if key == "host":
             current = [h for h in shlex.split(value) if not any(c in h for c in "*?!")]
             for host in current:
-                hosts.setdefault(host, {"host": host})
+                hosts.setdefault(host, {})
         elif key == "match":
             current = []
         elif key in KEYS and current:
@@ -41,6 +43,9 @@ def read_hosts(path: Path, wanted: list[str]) -> dict[str, dict[str, str | int]]
                     hosts[host]["port"] = int(value)
                 else:
                     hosts[host].setdefault(KEYS[key], value)  # first value wins, as in ssh
+    for alias, fields in hosts.items():
+        fields.setdefault("host", alias)  # no HostName: the alias is the address
+        hosts[alias] = {"host": fields.pop("host"), **fields}
     if wanted:
         missing = [w for w in wanted if w not in hosts]
         if missing:

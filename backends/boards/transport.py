@@ -8,6 +8,8 @@ into a shell command unquoted. Files move over SFTP; renames are atomic (posix-r
 from __future__ import annotations
 
 import asyncio
+import contextlib
+
 import os
 import shlex
 import shutil
@@ -113,6 +115,7 @@ class SshTransport:
     async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
         import asyncssh
 
+        stderr_task: asyncio.Future[str] | None = None
         try:
             process = await self._conn.create_process(shlex.join(argv), encoding="utf-8")
             stderr_task = asyncio.ensure_future(process.stderr.read())
@@ -126,6 +129,12 @@ class SshTransport:
             )
         except (asyncssh.Error, OSError) as exc:
             raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
+        finally:
+            if stderr_task is not None and not stderr_task.done():
+                stderr_task.cancel()
+            if stderr_task is not None:
+                with contextlib.suppress(BaseException):
+                    await stderr_task  # retrieved: no "exception was never retrieved" later
 
     async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None:
         def handler(_src: bytes, _dst: bytes, done: int, total: int) -> None:
