@@ -67,7 +67,6 @@ class Latency:
 Clock = typing.Callable[[], float]  # typing's, not collections.abc's: boards run Python 3.8
 
 
-
 def time_calls(
     call: Callable[[], object], protocol: Protocol, clock: Clock = time.perf_counter
 ) -> list[float]:

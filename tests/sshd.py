@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-
 import os
 import pwd
 import shutil

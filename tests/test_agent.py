@@ -155,6 +155,31 @@ def test_agent_on_python_38_with_tflite_runtime(
     assert 0 <= row["pixel_accuracy"] <= 1
 
 
+def test_a_python_without_numpy_is_told_what_to_install(agent: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "split.json"
+    manifest.write_text(json.dumps({"classes": ["a"], "ignore": 255, "shards": []}))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(agent),
+            "bench",
+            "--model",
+            "m",
+            "--runtime",
+            "litert",
+            "--split",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    (error,) = [e for e in _events(out.stdout) if isinstance(e, ev.Error)]
+    assert "numpy is not installed" in error.message and "pip install" in error.message
+
+
 def test_sigterm_ends_the_agent_cleanly(agent: Path, tmp_path: Path) -> None:
     """A bench that is stopped says so on stdout and exits 128+15, without a traceback."""
     manifest = tmp_path / "split.json"

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -230,3 +231,151 @@ def test_killed_mid_bench_keeps_partial_results_and_retry_finishes(env: Env, fle
     again = {r["board"]: r for r in env.results(run_id)}
     assert again["beta"]["status"] == "ok"
     assert again["alpha"] == rows["alpha"]  # kept as it was, not run again
+
+
+def test_unknown_then_trusted_then_changed_host_key(fleet: Fleet, env: Env, tmp_path: Path) -> None:
+    gamma = fleet.add("gamma", 2)  # not in the known-hosts file
+    devices = fleet.devices_toml(tmp_path / "devices.toml")
+    run = Env(fleet, env.ws, devices)
+    unknown = run("boards", "probe", "gamma")
+    assert unknown.returncode == 2
+    assert "offers an unknown host key SHA256:" in unknown.stderr
+    assert "mllib-tui boards trust gamma" in unknown.stderr
+    wrong = run("boards", "trust", "gamma", "--fingerprint", "SHA256:not-it")
+    assert wrong.returncode == 2 and "does not match --fingerprint" in wrong.stderr
+    trusted = run("boards", "trust", "gamma", "--yes")
+    assert trusted.returncode == 0, trusted.stderr
+    assert run("boards", "probe", "gamma").returncode == 0
+    gamma.kill()
+    gamma.new_host_key()
+    gamma.start()
+    changed = run("boards", "probe", "gamma")
+    assert changed.returncode == 2 and "HOST KEY CHANGED" in changed.stderr
+    refused = run("boards", "trust", "gamma", "--yes")
+    assert refused.returncode == 2 and "DIFFERS from its trusted key" in refused.stderr
+
+
+def test_unreachable_silent_and_wrong_key(fleet: Fleet, env: Env, tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    silent = socket.socket()  # accepts connections and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    other_key = tmp_path / "other"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True
+    )
+    devices = fleet.devices_toml(tmp_path / "devices.toml", alpha={"identity": str(other_key)})
+    devices.write_text(
+        devices.read_text()
+        + f"""
+[boards.gone]
+host = "127.0.0.1"
+port = {closed_port}
+
+[boards.mute]
+host = "127.0.0.1"
+port = {silent.getsockname()[1]}
+connect_timeout = 1
+"""
+    )
+    run = Env(fleet, env.ws, devices)
+    gone = run("boards", "probe", "gone")
+    assert gone.returncode == 2 and "board gone (127.0.0.1:" in gone.stderr
+    assert "unreachable" in gone.stderr and "is sshd running there?" in gone.stderr
+    start = time.monotonic()
+    mute = run("boards", "probe", "mute")
+    assert mute.returncode == 2 and "did not answer within 1 s" in mute.stderr
+    assert time.monotonic() - start < 10
+    silent.close()
+    wrong = run("boards", "probe", "alpha")
+    assert wrong.returncode == 2 and f"refused the key {other_key}" in wrong.stderr
+    for out in (gone, mute, wrong):
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_board_without_the_runtime_says_what_to_install(
+    fleet: Fleet, env: Env, tmp_path: Path
+) -> None:
+    bare = fleet.root / "numpy-only"  # numpy but no runtime; readable by the board user
+    if not bare.exists():
+        subprocess.run([fleet.python, "-m", "venv", str(bare)], check=True)
+        subprocess.run([str(bare / "bin/pip"), "install", "-q", "numpy==2.4.6"], check=True)
+
+    devices = fleet.devices_toml(
+        tmp_path / "devices.toml", alpha={"python": str(bare / "bin/python")}
+    )
+    run = Env(fleet, env.ws, devices)
+    onnx = env.artifact("onnx")
+    out = run("bench", str(onnx.id), "--board", "alpha", *FAST)
+    assert out.returncode == 3
+    assert "runtime ONNX Runtime is not available here" in out.stdout + out.stderr
+    assert "install onnxruntime" in out.stdout + out.stderr
+
+
+def test_shell_metacharacters_in_paths_are_never_executed(
+    fleet: Fleet, env: Env, tmp_path: Path
+) -> None:
+    marker = Path(f"/tmp/mllib-pwned-{os.getpid()}")
+    workdir = f"ml lib;$(touch {marker});`touch {marker}`'\"x"
+    devices = fleet.devices_toml(tmp_path / "devices.toml", beta={"workdir": workdir})
+    run = Env(fleet, env.ws, devices)
+    int8 = env.artifact("tflite", "int8")
+    assert run("deploy", str(int8.id), "beta").returncode == 0
+    bench = run("bench", str(int8.id), "--board", "beta", *FAST)
+    assert bench.returncode == 0, bench.stderr
+    assert not marker.exists()
+    home = fleet.boards["beta"].home
+    assert (home / workdir / "deployed" / "tflite-int8" / "current" / "model.tflite").exists()
+    created = [p for p in home.rglob("*") if "touch" in str(p.relative_to(home))]
+    assert created and all(p.resolve().is_relative_to(home.resolve()) for p in created)
+
+
+def test_secrets_never_reach_logs_events_results_or_catalog(
+    fleet: Fleet, env: Env, tmp_path: Path
+) -> None:
+    passphrase = "correct horse battery staple 7f3a"
+    key = tmp_path / "locked"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(key)], check=True
+    )
+    beta = fleet.boards["beta"]
+    authorized = beta.dir / "authorized_keys"
+    authorized.write_text(authorized.read_text() + key.with_suffix(".pub").read_text())
+    devices = fleet.devices_toml(tmp_path / "devices.toml", beta={"identity": str(key)})
+    run = Env(fleet, env.ws, devices)
+    without = run("boards", "probe", "beta")
+    assert without.returncode == 2
+    secret_env = {"MLLIB_SSH_PASSPHRASE": passphrase}
+    outputs = [
+        run("boards", "probe", "beta", "--json", env=secret_env),
+        run(
+            "bench",
+            str(env.artifact("tflite", "int8").id),
+            "--board",
+            "beta",
+            *FAST,
+            "--json",
+            env=secret_env,
+        ),
+    ]
+    assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
+    private = key.read_text().split("-----")[2].strip().splitlines()[0]
+    haystacks = [o.stdout + o.stderr for o in outputs]
+    haystacks += [
+        p.read_bytes().decode(errors="replace")
+        for p in env.ws.rglob("*")
+        if p.is_file() and p.suffix in ("", ".json", ".md", ".xml", ".sqlite", ".sqlite-wal")
+    ]
+    for text in haystacks:
+        assert passphrase not in text and private not in text
+
+
+def test_proxy_jump_through_another_board(fleet: Fleet, env: Env, tmp_path: Path) -> None:
+    devices = fleet.devices_toml(tmp_path / "devices.toml", beta={"proxy_jump": "alpha"})
+    run = Env(fleet, env.ws, devices)
+    out = run("boards", "probe", "beta", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["beta"]["arch"] == os.uname().machine

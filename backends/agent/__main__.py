@@ -49,6 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signum
     except BrokenPipeError:  # the workstation hung up: nobody is listening any more
         return 141
+    except ModuleNotFoundError as exc:
+        if exc.name != "numpy":
+            raise
+        _quietly(
+            ev.Error(
+                stage=args.command,
+                error_type="BadInput",
+                message=(
+                    "numpy is not installed for this Python: install it (pip install 'numpy<2' for "
+                    "tflite-runtime boards, or apt install python3-numpy)"
+                ),
+            )
+        )
+        return 2
+
     except Exception as exc:
         from backends.errors import BadInput
 

@@ -77,11 +77,13 @@ class BoardSession:
         if status == 0:
             return
         where = f"board {self.board.name}"
-        if status == 127 or ("No such file or directory" in stderr and not errors):
+        if status in (126, 127) and not errors:
             raise BadInput(
-                f"{where}: python {self.board.python!r} was not found; set 'python' "
-                "in devices.toml to the board's Python 3.8+ interpreter"
+                f"{where}: python {self.board.python!r} was not found or cannot be run "
+                f"({stderr.strip()[-120:]}); set 'python' in devices.toml to the board's "
+                "Python 3.8+ interpreter"
             )
+
         reason = errors[-1] if errors else (stderr.strip().splitlines() or ["no output"])[-1]
         if status == 2:
             raise BadInput(f"{where}: {reason}")

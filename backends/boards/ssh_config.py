@@ -1,7 +1,6 @@
 """Boards from an OpenSSH client config: ``Host`` blocks without wildcards (settings in
 ``Host *`` and ``Match`` blocks are not imported; ssh still applies them when you use ssh)."""
 
-
 from __future__ import annotations
 
 import shlex

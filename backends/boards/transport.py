@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
 import os
 import shlex
 import shutil
@@ -210,12 +209,11 @@ async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
         return await asyncssh.connect(
             board.host,
             port=board.port,
-            username=board.user,
+            username=board.user or (),  # () is asyncssh's "not given": the local user
             tunnel=tunnel,
             known_hosts=known,
             client_keys=[identity] if identity else (),
             passphrase=os.environ.get("MLLIB_SSH_PASSPHRASE"),
-            agent_path=None,
             connect_timeout=board.connect_timeout,
             password=None,
             kbdint_auth=False,
@@ -223,7 +221,13 @@ async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
         )
     except asyncssh.HostKeyNotVerifiable:
         raise await _host_key_error(board, known, tunnel) from None
+    except asyncssh.KeyImportError as exc:
+        raise BadInput(
+            f"board {board.name}: identity file {identity} cannot be used ({exc}); for a key "
+            "with a passphrase set MLLIB_SSH_PASSPHRASE or load it into ssh-agent"
+        ) from None
     except asyncssh.PermissionDenied:
+
         raise BadInput(
             f"board {board.name} ({board.address}) refused the key "
             f"{identity or '(none configured)'} for user {board.user or '(default)'}: check "
