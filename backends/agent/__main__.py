@@ -79,11 +79,30 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _sha256(args: argparse.Namespace) -> int:
-    digest = hashlib.sha256()
+    """Hash a file; with ``--size`` follow it while it is still being written (an upload in
+    progress) until that many bytes were read, giving up after ``--stall`` idle seconds."""
+    digest, done = hashlib.sha256(), 0
+    deadline = time.monotonic() + args.stall
+    while args.size is not None and not Path(args.path).exists():
+        if time.monotonic() > deadline:
+            raise FileNotFoundError(f"{args.path} did not appear")
+        time.sleep(0.005)
     with open(args.path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    emit(ev.Result(stage="sha256", name=args.path, data={"sha256": digest.hexdigest()}))
+        while True:
+            chunk = handle.read(1 << 20)
+            if chunk:
+                digest.update(chunk)
+                done += len(chunk)
+                deadline = time.monotonic() + args.stall
+            elif args.size is None or done >= args.size:
+                break
+            elif time.monotonic() > deadline:
+                raise ValueError(f"{args.path} stopped growing at {done} of {args.size} bytes")
+            else:
+                time.sleep(0.005)
+    emit(
+        ev.Result(stage="sha256", name=args.path, data={"sha256": digest.hexdigest(), "size": done})
+    )
     return 0
 
 
@@ -139,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     probe.set_defaults(handler=_probe)
     sha = commands.add_parser("sha256")
     sha.add_argument("path")
+    sha.add_argument("--size", type=int, help="follow the file until it has this many bytes")
+    sha.add_argument("--stall", type=float, default=30.0, help="seconds without growth")
+
     sha.set_defaults(handler=_sha256)
     bench = commands.add_parser("bench")
     bench.add_argument("--model", required=True)

@@ -14,6 +14,8 @@ in place and working.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import posixpath
@@ -119,10 +121,23 @@ class BoardSession:
         if await self.transport.exists(final):
             return final
         tmp_dir = self.path("store", f".tmp-{sha256[:16]}-{secrets.token_hex(4)}")
+        tmp = posixpath.join(tmp_dir, name)
         await self.transport.makedirs(tmp_dir)
+        await self.agent()
+        # The board hashes the bytes on its disk while they arrive: one pass, not two.
+        hashing = asyncio.ensure_future(
+            self.result(["sha256", tmp, "--size", str(local.stat().st_size)])
+        )
         try:
-            await self.transport.put(local, posixpath.join(tmp_dir, name), progress)
-            digest = (await self.result(["sha256", posixpath.join(tmp_dir, name)]))["sha256"]
+            try:
+                await self.transport.put(local, tmp, progress)
+            except BaseException:
+                hashing.cancel()
+                with contextlib.suppress(BaseException):
+                    await hashing
+                raise
+            digest = (await hashing)["sha256"]
+
             if digest != sha256:
                 raise StageFailed(
                     f"board {self.board.name}: {name} arrived damaged (sha256 "

@@ -227,7 +227,6 @@ async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
             "with a passphrase set MLLIB_SSH_PASSPHRASE or load it into ssh-agent"
         ) from None
     except asyncssh.PermissionDenied:
-
         raise BadInput(
             f"board {board.name} ({board.address}) refused the key "
             f"{identity or '(none configured)'} for user {board.user or '(default)'}: check "
