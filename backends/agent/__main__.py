@@ -145,7 +145,9 @@ def _bench(args: argparse.Namespace) -> int:
             on_images=progress.advance,
         )
     )
+    row["agent_cpu_seconds"] = time.process_time()  # the board's CPU spent, imports included
     emit(ev.Result(stage="bench", name=args.runtime, data=row))
+
     emit(ev.StageFinished(stage="bench", status="done", seconds=time.monotonic() - start))
     return 0
 
