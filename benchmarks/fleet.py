@@ -81,7 +81,7 @@ def main() -> None:
         print(f"1 board:        {one_wall:6.2f} s wall")
         print(
             f"{args.boards} boards:      {many_wall:6.2f} s wall, "
-            f"{many_cpu:6.1f} s CPU on the boards' side"
+            f"{many_cpu:6.1f} s CPU in the boards' agents"
         )
         print(
             f"wall-time ratio {args.boards} / 1: {many_wall / one_wall:.2f} (target <= 1.5 on real"

@@ -1,6 +1,9 @@
-"""The ``mllib-tui`` command: one module per noun, composed here."""
+"""The ``mllib-tui`` command: the app without arguments; one module per noun otherwise."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,26 +13,49 @@ from mllib_tui.commands.convert import convert
 from mllib_tui.commands.deploy import deploy
 from mllib_tui.commands.results import artifacts, results
 from mllib_tui.commands.run import run
+from mllib_tui.options import DevicesOption, WorkspaceOption
 
 app = typer.Typer(
     name="mllib-tui",
     help="Take an embedded computer-vision model through dataset -> train -> convert -> "
-    "benchmark, "
-    "from the terminal. Start with `mllib-tui run --headless` (the demo on this machine).",
-    no_args_is_help=True,
+    "deploy -> benchmark on boards. Without a command, opens the app; "
+    "`mllib-tui run --headless` runs the demo for CI.",
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(boards.app, name="boards")
-app.command("deploy")(deploy)
-
 app.command("run")(run)
 app.command("convert")(convert)
 app.command("bench")(bench)
+app.command("deploy")(deploy)
 app.command("results")(results)
 app.command("artifacts")(artifacts)
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
+    devices: DevicesOption = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(help="Pipeline file the app's demo key (r) runs; default: the built-in demo."),
+    ] = None,
+) -> None:
+    """Without a command: the keyboard-driven app (datasets, training, conversions, boards)."""
+    import os
+
+    # `mllib-tui -w WS datasets list` means the same as `mllib-tui datasets list -w WS`.
+    for variable, value in (("MLLIB_WORKSPACE", workspace), ("MLLIB_DEVICES", devices)):
+        if value is not None:
+            os.environ[variable] = str(value)
+    if ctx.invoked_subcommand is None:
+        from mllib_tui.app import MllibApp
+
+        MllibApp(workspace, devices, pipeline).run()
 
 
 def main() -> None:

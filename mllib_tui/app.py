@@ -1,0 +1,420 @@
+"""``mllib-tui``: the Textual app on the engine. Work runs in thread workers that only post
+messages; handlers here own all state. The engine functions are the CLI's."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable
+from textual.worker import WorkerState, get_current_worker
+
+from backends import events as ev
+from backends.errors import Cancelled, MllibError
+from backends.workspace import Workspace, default_root
+from mllib_tui import state
+from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
+from mllib_tui.screens.board import BoardScreen
+from mllib_tui.screens.dashboard import Dashboard
+from mllib_tui.screens.modals import Confirm, ConvertForm, DeployForm, Help, TrainForm
+from mllib_tui.widgets.panes import BoardsPane, ConversionsPane, DatasetsPane, TrainingPane
+
+KEYMAP = Path("~/.config/mllib/keymap.toml")
+Work = Callable[[ev.Emit], Any]
+
+
+class MllibApp(App[None]):
+    TITLE = "mllib"
+    BINDINGS = [
+        Binding("r", "demo", "Demo", id="demo", tooltip="Run the demo pipeline on this machine"),
+        Binding("t", "train", "Train", id="train", tooltip="Train a UNet on a dataset"),
+        Binding("c", "convert", "Convert", id="convert", tooltip="Queue a conversion"),
+        Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel running work"),
+        Binding("d", "deploy", "Deploy", id="deploy", tooltip="Deploy the selected model"),
+        Binding("p", "probe", "Probe", id="probe", tooltip="Probe every board"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_app", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        workspace: Path | None = None,
+        devices: Path | None = None,
+        pipeline: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.root = default_root(workspace)
+        self.devices = devices
+        self.pipeline_file = pipeline
+        self.ws: Workspace | None = None
+        self.snapshot = state.Snapshot()
+        self.board_states: dict[str, str] = {}
+        self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(Dashboard())
+        self._load_keymap()
+        self.reload()
+
+    def _load_keymap(self) -> None:
+        path = KEYMAP.expanduser()
+        if path.is_file():
+            try:
+                self.set_keymap(tomllib.loads(path.read_text()).get("keys", {}))
+            except (tomllib.TOMLDecodeError, AttributeError) as exc:
+                self.notify(f"{path}: {exc}", severity="error")
+
+    @work(thread=True, group="load", exclusive=True, exit_on_error=False)
+    def reload(self) -> None:
+        try:
+            self.ws = self.ws or Workspace.open(self.root)
+            snapshot = state.load(self.ws, self.devices)
+        except MllibError as exc:
+            self.post_message(JobEnded("load", str(exc)))
+            return
+        self.post_message(WorkspaceLoaded(snapshot))
+
+    @property
+    def dashboard(self) -> Dashboard:
+        return next(s for s in self.screen_stack if isinstance(s, Dashboard))
+
+    @on(WorkspaceLoaded)
+    def show_workspace(self, message: WorkspaceLoaded) -> None:
+        snap = self.snapshot = message.snapshot
+        with self.batch_update():
+            board = self.dashboard
+            board.query_one(DatasetsPane).show(snap.datasets)
+            board.query_one(ConversionsPane).show(snap, self.queued)
+            board.query_one(BoardsPane).show(
+                snap.boards, snap.probes, self.board_states, snap.last_p50
+            )
+        if snap.problem:
+            board.status(f"[red]{snap.problem}[/]")
+        elif not snap.datasets:
+            board.status(
+                "Empty workspace: press r to run the demo (synthetic dataset, UNet, "
+                "conversions, benchmark on this machine)."
+            )
+        else:
+            board.status(
+                f"{self.root}: {len(snap.datasets)} dataset(s), {len(snap.models)} "
+                f"model(s), {len(snap.converted)} conversion(s), {len(snap.boards)} "
+                "board(s)"
+            )
+        self.refresh_bindings()
+
+    # -- running engine work ----------------------------------------------------------------
+
+    def start(self, job: str, work_: Work, group: str) -> None:
+        """Run engine work in a thread; its events come back as ``EngineEvent`` messages."""
+
+        def run() -> None:
+            worker = get_current_worker()
+
+            def emit(event: ev.Event) -> None:
+                if worker.is_cancelled:
+                    raise Cancelled("cancelled from the app")
+                self.post_message(EngineEvent(event, job))
+
+            error = None
+            try:
+                work_(emit)
+            except MllibError as exc:
+                error = str(exc)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            self.post_message(JobEnded(job, error))
+
+        self.run_worker(run, thread=True, group=group, name=job, exit_on_error=False)
+        self.refresh_bindings()
+
+    @on(EngineEvent)
+    def route(self, message: EngineEvent) -> None:
+        event, dashboard = message.event, self.dashboard
+        training = dashboard.query_one(TrainingPane)
+        if event.stage == "train":
+            if isinstance(event, ev.StageStarted):
+                training.start(f"{event.title}…")
+            elif isinstance(event, ev.Progress):
+                training.progress(event.done, event.total, event.message)
+            elif isinstance(event, ev.Metric) and event.epoch is not None:
+                training.metric(event.name, event.value, event.epoch)
+            elif isinstance(event, ev.StageFinished):
+                training.finish(f"Training {event.status} in {event.seconds:.0f} s {event.detail}")
+        if isinstance(event, ev.Progress) and event.stage != "train":
+            total = f"/{event.total:.0f}" if event.total else ""
+            dashboard.status(f"{event.stage}: {event.done:.0f}{total} {event.unit} {event.message}")
+            if event.stage.startswith("deploy "):
+                board = event.stage.removeprefix("deploy ")
+                self._board_state(board, f"deploying {event.done / (event.total or 1):.0%}")
+        elif isinstance(event, ev.Log | ev.Error):
+            dashboard.status(f"{event.stage}: {event.message}")
+        elif isinstance(event, ev.StageFinished | ev.ArtifactWritten):
+            self.reload()
+        elif isinstance(event, ev.Result) and event.stage in ("probe", "deploy"):
+            self._board_state(event.name, "online")
+        for screen in self.screen_stack:
+            if isinstance(screen, BoardScreen):
+                screen.on_engine(event)
+
+    @on(JobEnded)
+    def job_ended(self, message: JobEnded) -> None:
+        if message.job.startswith("convert:"):
+            self.queued.pop(message.job, None)
+        if message.error:
+            self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
+            self.dashboard.status(f"[red]{message.job}: {message.error}[/]")
+            for screen in self.screen_stack:
+                if isinstance(screen, BoardScreen) and message.job.endswith(screen.board):
+                    screen.board_lost(message.error)
+        if message.job.startswith(("bench:", "deploy:")):
+            board = message.job.split(":", 1)[1]
+            self._board_state(
+                board, "offline" if message.error and "board" in message.error else "online"
+            )
+        self.reload()
+
+    def _board_state(self, board: str, text: str) -> None:
+        self.board_states[board] = text
+        snap = self.snapshot
+        self.dashboard.query_one(BoardsPane).show(
+            snap.boards, snap.probes, self.board_states, snap.last_p50
+        )
+
+    def running(self, group: str | None = None) -> bool:
+        return any(
+            w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            and (group is None or w.group == group)
+            and w.group != "load"
+            for w in self.workers
+        )
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim what cannot run now (None) instead of failing after the key press."""
+        snap = self.snapshot
+        if action in ("demo", "train") and self.running("train"):
+            return None
+        if action == "train" and not snap.datasets:
+            return None
+        if action == "convert" and not snap.models:
+            return None
+        if action == "deploy" and not (snap.converted or snap.models):
+            return None
+        if action == "cancel" and not self.running():
+            return None
+        return True
+
+    def action_demo(self) -> None:
+        from backends.config import Pipeline, load_pipeline
+        from backends.pipeline import run
+
+        def demo(emit: ev.Emit) -> None:
+            pipeline = load_pipeline(self.pipeline_file) if self.pipeline_file else Pipeline()
+            assert self.ws is not None
+            run(self.ws, pipeline, emit)
+
+        self.start("demo", demo, group="train")
+
+    def action_train(self) -> None:
+        names = [f"{d.name}@{d.version}" for d in self.snapshot.datasets]
+
+        def chosen(answer: tuple[str, int] | None) -> None:
+            if answer is None:
+                return
+            ref, epochs = answer
+
+            def train(emit: ev.Emit) -> None:
+                from backends.config import TrainConfig
+                from backends.training import train as run_train
+
+                assert self.ws is not None
+                run_train(self.ws, self.ws.catalog.dataset(ref), TrainConfig(epochs=epochs), emit)
+
+            self.start("train", train, group="train")
+
+        self.push_screen(TrainForm(names), chosen)
+
+    def action_convert(self) -> None:
+        model = self._selected("model") or self.snapshot.models[-1]
+
+        def chosen(target: str | None) -> None:
+            if target is None:
+                return
+            from backends.config import ConvertStep
+            from backends.conversion import convert, parse_target
+
+            fmt, precision = parse_target(target)
+            job = f"convert:{model.id}:{target}"
+            self.queued[job] = ("…", str(model.id), fmt.name, precision.value, "running", "-")
+            self.dashboard.query_one(ConversionsPane).show(self.snapshot, self.queued)
+
+            def run(emit: ev.Emit) -> None:
+                assert self.ws is not None
+                convert(self.ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)
+
+            self.start(job, run, group="convert")
+
+        self.push_screen(ConvertForm(f"model {model.id}"), chosen)
+
+    def action_cancel(self) -> None:
+        self.workers.cancel_group(self, "train")
+        self.workers.cancel_group(self, "convert")
+        self.workers.cancel_group(self, "boards")
+        self.notify("Cancelling: running work stops at its next step")
+
+    def action_probe(self) -> None:
+        from backends.boards import fleet
+        from backends.boards.inventory import load_inventory
+
+        for board in self.snapshot.boards:
+            self._board_state(board.name, "probing")
+
+        def probe(emit: ev.Emit) -> None:
+            assert self.ws is not None
+            inventory = load_inventory(self.devices, self.ws.root)
+            results = asyncio.run(
+                fleet.probe(self.ws, inventory, list(inventory.boards.values()), emit)
+            )
+            for name, outcome in results.items():
+                if isinstance(outcome, BaseException):
+                    emit(ev.Error(stage="probe", message=str(outcome), error_type="BadInput"))
+                    self.call_from_thread(self._board_state, name, "offline")
+
+        self.start("probe", probe, group="boards")
+
+    def action_deploy(self) -> None:
+        artifact = self._selected(None)
+        if artifact is None:
+            self.notify("Select a model or conversion first", severity="warning")
+            return
+
+        def chosen(boards: list[str] | None) -> None:
+            if not boards:
+                return
+            from backends.boards import fleet
+            from backends.boards.inventory import load_inventory
+
+            for name in boards:
+                self._board_state(name, "deploying")
+
+                def deploy(emit: ev.Emit, name: str = name) -> None:
+                    assert self.ws is not None
+                    inventory = load_inventory(self.devices, self.ws.root)
+                    outcome = asyncio.run(
+                        fleet.deploy(self.ws, inventory, artifact, [inventory.get(name)], emit)
+                    )[name]
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+
+                self.start(f"deploy:{name}", deploy, group="boards")
+
+        label = f"{artifact.kind} {artifact.meta.get('precision', 'fp32')} (artifact {artifact.id})"
+        self.push_screen(DeployForm(label, [b.name for b in self.snapshot.boards]), chosen)
+
+    @on(DataTable.RowSelected, "#boards-table")
+    def open_board(self, message: DataTable.RowSelected) -> None:
+        name = message.row_key.value
+        if name is None:
+            return
+        classes = self.snapshot.datasets[-1].manifest["classes"] if self.snapshot.datasets else []
+        self.push_screen(BoardScreen(name, classes, self.snapshot.probes.get(name)))
+
+    def bench_board(self, board: str) -> None:
+        """Benchmark the newest model's conversions on ``board`` (from its screen)."""
+        snap = self.snapshot
+        if not snap.converted:
+            self.notify("Nothing to benchmark yet: convert a model first (c)", severity="warning")
+            return
+        newest = max(snap.model_of(a).id for a in snap.converted)
+        artifacts = [a for a in snap.converted if snap.model_of(a).id == newest]
+        for screen in self.screen_stack:
+            if isinstance(screen, BoardScreen) and screen.board == board:
+                screen.plan(artifacts)
+        self._board_state(board, "busy")
+        self.start(
+            f"bench:{board}", lambda emit: self._bench(board, artifacts, emit), group="boards"
+        )
+
+    def _bench(self, board: str, artifacts: list[Any], emit: ev.Emit) -> None:
+        from backends.boards import fleet
+        from backends.boards.inventory import load_inventory
+        from backends.config import BenchStep, Pipeline
+        from backends.pipeline import finish, new_run_id
+
+        assert self.ws is not None
+        inventory = load_inventory(self.devices, self.ws.root)
+        step = BenchStep(warmup_runs=3, warmup_seconds=0.2, min_runs=20, min_seconds=0.5)
+        for artifact in artifacts:
+            dataset = self.ws.catalog.dataset_by_id(artifact.dataset_id)
+            run_id = new_run_id()
+            rows = asyncio.run(
+                fleet.bench_run(
+                    self.ws,
+                    inventory,
+                    artifact,
+                    [board],
+                    None,
+                    None,
+                    dataset,
+                    step,
+                    emit,
+                    run_id=run_id,
+                )
+            )
+            result = finish(
+                self.ws,
+                run_id,
+                dataset,
+                rows,
+                Pipeline(bench=step),
+                description=f"app: bench on {board}",
+                model=artifact,
+                junit=None,
+            )
+            result.raise_for_outcome()
+
+    def _selected(self, kind: str | None) -> Any:
+        artifact_id = self.dashboard.query_one(ConversionsPane).selected_artifact()
+        found = [a for a in self.snapshot.artifacts if a.id == artifact_id]
+        if found and (kind is None or found[0].kind == kind):
+            return found[0]
+        return None
+
+    def action_help(self) -> None:
+        keys = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        if isinstance(self.screen, BoardScreen):
+            keys += [(b.key, b.description) for b in BoardScreen.BINDINGS]
+        self.push_screen(Help(keys))
+
+    def action_quit_app(self) -> None:
+        if not self.running():
+            self.exit()
+            return
+
+        def answer(stop: bool | None) -> None:
+            if stop:
+                self.workers.cancel_all()
+                self.exit()
+
+        self.push_screen(Confirm("Work is still running. Cancel it and quit?"), answer)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.tooltip:
+                yield SystemCommand(
+                    binding.description,
+                    binding.tooltip,
+                    lambda action=binding.action: self.run_action(action),
+                )

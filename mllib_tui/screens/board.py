@@ -1,0 +1,175 @@
+"""One board: its manifest, a live benchmark table (updated by row key), heatmaps and a log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, RichLog, Static
+
+from backends import events as ev
+from backends.catalog import ArtifactRecord
+from backends.formats import FORMATS, software_label
+from mllib_tui.widgets.heatmap import ConfusionHeatmap
+
+COLUMNS = ("Software", "Images", "Accuracy", "Similarity", "mIoU", "p50", "p90", "p99", "Status")
+
+
+def row_key(artifact_id: int, runtime: str) -> str:
+    return f"{artifact_id}:{runtime}"
+
+
+class BoardScreen(Screen[None]):
+    CSS = """
+    BoardScreen #top { height: 1fr; }
+    BoardScreen #bench { width: 2fr; }
+    BoardScreen #side { width: 1fr; min-width: 30; }
+    BoardScreen #manifest { height: auto; max-height: 10; border: round $primary 50%; }
+    BoardScreen RichLog { height: 8; border: round $primary 50%; }
+    BoardScreen.narrow #top { layout: vertical; }
+    """
+    BINDINGS = [
+        Binding(
+            "b",
+            "bench",
+            "Benchmark",
+            id="board-bench",
+            tooltip="Benchmark the converted models on this board",
+        ),
+        Binding("n", "toggle_normalised", "Raw/normalised", id="board-normalise"),
+        Binding("escape", "app.pop_screen", "Back", id="board-back"),
+    ]
+
+    def __init__(
+        self, board: str, class_names: list[str], facts: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__()
+        self.board = board
+        self.class_names = class_names
+        self.facts = facts
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.pending: list[str] = []  # planned rows not started yet, in run order
+        self.running: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top"):
+            table: DataTable = DataTable(cursor_type="row", id="bench")
+            for column in COLUMNS:
+                table.add_column(column, key=column)
+
+            yield table
+            with Vertical(id="side"):
+                yield Static("not probed yet: press p on the dashboard", id="manifest")
+                yield ConfusionHeatmap(id="heatmap")
+        yield RichLog(id="log", max_lines=500, wrap=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"mllib — board {self.board}"
+        self.query_one("#manifest", Static).border_title = "manifest"
+        self.show_manifest(self.facts)
+
+    def show_manifest(self, facts: dict[str, Any] | None) -> None:
+        if facts:
+            runtimes = ", ".join(f"{m} {v}" for m, v in facts.get("modules", {}).items())
+            accelerators = ", ".join(f"{k}: {v}" for k, v in facts.get("accelerators", {}).items())
+            self.query_one("#manifest", Static).update(
+                f"{facts.get('arch')}  {facts.get('cpu')} ({facts.get('cores')} cores)\n"
+                f"{facts.get('os')}\nPython {facts.get('python')}\n{runtimes or 'no runtimes'}\n"
+                f"{accelerators or 'no accelerators'}  memory {facts.get('memory_mb')} MB"
+            )
+
+    def plan(self, artifacts: list[ArtifactRecord]) -> None:
+        """Rows for a benchmark that is about to run, in the order it runs them."""
+        table = self.query_one("#bench", DataTable)
+        self.pending = []
+        for artifact in artifacts:
+            for runtime in FORMATS[artifact.kind].runtimes:
+                key = row_key(artifact.id, runtime)
+                cells = (
+                    software_label(runtime, artifact.meta.get("precision", "fp32")),
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "queued",
+                )
+                if key in self.rows or key in {k.value for k in table.rows}:
+                    table.update_cell(key, "Status", "queued")
+                else:
+                    table.add_row(*cells, key=key)
+                self.pending.append(key)
+
+    def on_engine(self, event: ev.Event) -> None:
+        table = self.query_one("#bench", DataTable)
+        log = self.query_one(RichLog)
+        if isinstance(event, ev.StageStarted) and event.stage == f"{self.board}/bench":
+            self.running = self.pending.pop(0) if self.pending else None
+            if self.running:
+                table.update_cell(self.running, "Status", "running")
+        elif isinstance(event, ev.Progress) and event.stage == f"{self.board}/bench":
+            if self.running:
+                table.update_cell(self.running, "Images", f"{event.done:.0f}/{event.total:.0f}")
+        elif isinstance(event, ev.Result) and event.data.get("board") == self.board:
+            self.show_row(dict(event.data))
+        elif isinstance(event, ev.Error | ev.Log):
+            log.write(f"{event.stage}: {event.message}")
+
+    def show_row(self, row: dict[str, Any]) -> None:
+        key = row_key(row["artifact"], row["runtime"])
+        table = self.query_one("#bench", DataTable)
+        latency = row.get("latency") or {}
+        cells = (
+            row["software"],
+            str(row.get("images", "-")),
+            _f(row.get("pixel_accuracy")),
+            _f(row.get("similarity")),
+            _f(row.get("miou")),
+            _f(latency.get("p50_ms"), 2),
+            _f(latency.get("p90_ms"), 2),
+            _f(latency.get("p99_ms"), 2),
+            row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error')}",
+        )
+        if key not in {k.value for k in table.rows}:
+            table.add_row(*cells, key=key)
+        else:
+            for column, value in zip(COLUMNS, cells, strict=True):
+                table.update_cell(key, column, value)
+        self.rows[key] = row
+        self.query_one(RichLog).write(f"{row['software']}: {cells[-1]}, mIoU {cells[4]}")
+        self._heatmap(key)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._heatmap(event.row_key.value)
+
+    def _heatmap(self, key: str | None) -> None:
+        row = self.rows.get(key or "")
+        if row and row.get("confusion"):
+            self.query_one(ConfusionHeatmap).show(
+                row["confusion"], self.class_names, row["software"]
+            )
+
+    def action_toggle_normalised(self) -> None:
+        heatmap = self.query_one(ConfusionHeatmap)
+        heatmap.normalised = not heatmap.normalised
+
+    def action_bench(self) -> None:
+        self.app.bench_board(self.board)  # type: ignore[attr-defined]
+
+    def board_lost(self, message: str) -> None:
+        self.query_one(RichLog).write(f"[red]{message}[/]")
+        for key in [self.running, *self.pending]:
+            if key:
+                self.query_one("#bench", DataTable).update_cell(key, "Status", "not run")
+        self.pending, self.running = [], None
+
+
+def _f(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

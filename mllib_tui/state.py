@@ -1,0 +1,64 @@
+"""What the app shows, read from the catalog in a worker thread (never on the event loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.boards.inventory import Board, load_inventory
+from backends.catalog import ArtifactRecord, DatasetRecord, JobRecord
+from backends.workspace import Workspace
+
+CONVERTED = ("onnx", "tflite")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    datasets: list[DatasetRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    boards: list[Board] = field(default_factory=list)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_p50: dict[str, float] = field(default_factory=dict)  # board -> newest p50 (ms)
+    problem: str | None = None  # a bad devices.toml, say: shown, not fatal
+
+    @property
+    def models(self) -> list[ArtifactRecord]:
+        return [a for a in self.artifacts if a.kind == "model"]
+
+    @property
+    def converted(self) -> list[ArtifactRecord]:
+        return [a for a in self.artifacts if a.kind in CONVERTED]
+
+    def model_of(self, artifact: ArtifactRecord) -> ArtifactRecord:
+        """The Keras model an artifact was converted from (itself for a model)."""
+        by_id = {a.id: a for a in self.artifacts}
+        while artifact.kind != "model" and artifact.parent_id in by_id:
+            artifact = by_id[artifact.parent_id]
+        return artifact
+
+
+def load(ws: Workspace, devices: Path | None) -> Snapshot:
+    from backends.errors import BadInput
+
+    catalog = ws.catalog
+    problem = None
+    try:
+        boards = list(load_inventory(devices, ws.root).boards.values())
+    except BadInput as exc:
+        boards, problem = list(load_inventory(None, ws.root / ".none").boards.values()), str(exc)
+    last_p50: dict[str, float] = {}
+    for run_id, _, _ in catalog.runs():
+        for row in catalog.results(run_id):
+            if row.get("status") == "ok" and row.get("latency"):
+                last_p50[row.get("board", "local")] = row["latency"]["p50_ms"]
+    return Snapshot(
+        datasets=catalog.datasets(),
+        artifacts=catalog.artifacts(),
+        jobs=catalog.jobs(),
+        boards=boards,
+        probes={b: facts for b, (_, facts) in catalog.last_probes().items()},
+        last_p50=last_p50,
+        problem=problem,
+    )

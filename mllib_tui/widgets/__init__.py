@@ -1,0 +1,1 @@
+"""Reusable widgets: dashboard panes and the confusion-matrix heatmap."""

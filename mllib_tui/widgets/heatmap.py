@@ -1,0 +1,62 @@
+"""A confusion matrix as coloured cells with class labels; raw counts or row-normalised."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+# white -> deep blue, like the report's PNGs (and readable without colour: values are printed)
+_STOPS = [(255, 255, 255), (158, 202, 225), (49, 130, 189), (8, 48, 107)]
+
+
+def shade(value: float) -> Style:
+    value = min(max(value, 0.0), 1.0) * (len(_STOPS) - 1)
+    i = min(int(value), len(_STOPS) - 2)
+    t = value - i
+    r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(_STOPS[i], _STOPS[i + 1], strict=True))
+    return Style(bgcolor=f"rgb({r},{g},{b})", color="white" if value > 1.2 else "black")
+
+
+class ConfusionHeatmap(Widget):
+    DEFAULT_CSS = """
+    ConfusionHeatmap { height: auto; min-height: 6; padding: 0 1; }
+    """
+    normalised: reactive[bool] = reactive(True)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.matrix: list[list[int]] | None = None
+        self.classes: list[str] = []
+        self.title = ""
+
+    def show(self, matrix: list[list[int]] | None, classes: list[str], title: str) -> None:
+        self.matrix, self.classes, self.title = matrix, classes, title
+        self.refresh(layout=True)
+
+    def render(self) -> Table | Text:
+        if not self.matrix:
+            return Text("No confusion matrix yet: run a benchmark (b).", style="dim")
+        mode = "row-normalised" if self.normalised else "pixel counts"
+        table = Table(
+            title=f"{self.title} — {mode} (n toggles)",
+            title_justify="left",
+            show_edge=False,
+            pad_edge=False,
+            box=None,
+            padding=(0, 1),
+        )
+        table.add_column("true \\ predicted", style="bold")
+        for name in self.classes:
+            table.add_column(name[:9], justify="right")
+        for name, row in zip(self.classes, self.matrix, strict=True):
+            total = sum(row) or 1
+            cells = []
+            for count in row:
+                share = count / total
+                text = f"{share:.2f}" if self.normalised else f"{count}"
+                cells.append(Text(f" {text} ", style=shade(share)))
+            table.add_row(name, *cells)
+        return table

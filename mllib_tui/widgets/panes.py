@@ -1,0 +1,164 @@
+"""The dashboard's four panes. They only render what they are given; tables update by row key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label, ProgressBar, Sparkline
+
+from backends.boards.inventory import Board
+from backends.catalog import DatasetRecord
+from mllib_tui.state import Snapshot
+
+
+def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
+    """Make ``table`` hold exactly ``rows`` (key -> cells), updating cells in place."""
+    existing = {key.value for key in table.rows}
+    for key in existing - rows.keys():
+        table.remove_row(key)
+    columns = list(table.columns)
+    for key, cells in rows.items():
+        if key in existing:
+            for column, value in zip(columns, cells, strict=True):
+                if table.get_cell(key, column) != value:
+                    table.update_cell(key, column, value)
+        else:
+            table.add_row(*cells, key=key)
+
+
+class Pane(Vertical):
+    DEFAULT_CSS = """
+    Pane { border: round $primary 50%; height: 1fr; }
+    Pane:focus-within { border: round $accent; }
+    Pane > DataTable { height: 1fr; }
+    """
+
+    def __init__(self, title: str, *, id: str) -> None:
+        super().__init__(id=id)
+        self.border_title = title
+
+
+class DatasetsPane(Pane):
+    def compose(self) -> ComposeResult:
+        table: DataTable = DataTable(cursor_type="row", id="datasets-table")
+        table.add_columns("Name", "Version", "Train", "Val", "Classes")
+        yield table
+
+    def show(self, datasets: list[DatasetRecord]) -> None:
+        _sync(
+            self.query_one(DataTable),
+            {
+                f"d{d.id}": (
+                    d.name,
+                    d.version[:8],
+                    str(d.manifest["splits"]["train"]["images"]),
+                    str(d.manifest["splits"]["val"]["images"]),
+                    ", ".join(d.manifest["classes"]),
+                )
+                for d in datasets
+            },
+        )
+
+
+class TrainingPane(Pane):
+    DEFAULT_CSS = """
+    TrainingPane Label { width: 1fr; }
+    TrainingPane Sparkline { height: 2; margin: 0 1; }
+    TrainingPane ProgressBar { margin: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("No training running. Press r for the demo, t to train.", id="train-status")
+        yield ProgressBar(total=100, show_eta=True, id="train-progress")
+
+        yield Label("loss", id="loss-label")
+        yield Sparkline([], id="loss")
+        yield Label("val mIoU", id="miou-label")
+        yield Sparkline([], id="miou")
+
+    def start(self, title: str) -> None:
+        self.query_one("#train-status", Label).update(title)
+        self.query_one("#loss", Sparkline).data = []
+        self.query_one("#miou", Sparkline).data = []
+        self.query_one(ProgressBar).update(total=None, progress=0)
+
+    def progress(self, done: float, total: float | None, message: str) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+        if message:
+            self.query_one("#train-status", Label).update(message)
+
+    def metric(self, name: str, value: float, epoch: int) -> None:
+        target = {"loss": "loss", "val_miou": "miou"}.get(name)
+        if target is None:
+            return
+        sparkline = self.query_one(f"#{target}", Sparkline)
+        sparkline.data = [*sparkline.data, value]
+        label = "loss" if target == "loss" else "val mIoU"
+        self.query_one(f"#{target}-label", Label).update(f"{label} {value:.4f} (epoch {epoch})")
+
+    def finish(self, text: str) -> None:
+        self.query_one("#train-status", Label).update(text)
+
+
+class ConversionsPane(Pane):
+    def compose(self) -> ComposeResult:
+        table: DataTable = DataTable(cursor_type="row", id="artifacts-table")
+        table.add_columns("Id", "Model", "Format", "Precision", "State", "Fidelity")
+        yield table
+
+    def show(self, snapshot: Snapshot, queued: dict[str, tuple[str, ...]]) -> None:
+        rows: dict[str, tuple[Any, ...]] = {}
+        for a in snapshot.models + snapshot.converted:
+            fidelity = a.meta.get("fidelity")
+            verdict = (
+                "-"
+                if fidelity is None
+                else f"{'ok' if fidelity['passed'] else 'FAILED'} {fidelity['delta_miou']:+.4f}"
+            )
+            rows[f"a{a.id}"] = (
+                str(a.id),
+                str(snapshot.model_of(a).id),
+                "keras" if a.kind == "model" else a.kind,
+                a.meta.get("precision", "fp32"),
+                "done",
+                verdict,
+            )
+        rows.update(queued)
+        _sync(self.query_one(DataTable), rows)
+
+    def selected_artifact(self) -> int | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        return int(key[1:]) if key.startswith("a") else None
+
+
+class BoardsPane(Pane):
+    def compose(self) -> ComposeResult:
+        table: DataTable = DataTable(cursor_type="row", id="boards-table")
+        table.add_columns("Board", "Arch", "Runtimes", "State", "p50 ms")
+        yield table
+
+    def show(
+        self,
+        boards: list[Board],
+        probes: dict[str, dict[str, Any]],
+        states: dict[str, str],
+        p50: dict[str, float],
+    ) -> None:
+        _sync(
+            self.query_one(DataTable),
+            {
+                b.name: (
+                    b.name,
+                    probes.get(b.name, {}).get("arch", "?"),
+                    ", ".join(probes.get(b.name, {}).get("runtimes", [])) or "?",
+                    states.get(b.name, "unknown"),
+                    f"{p50[b.name]:.2f}" if b.name in p50 else "-",
+                )
+                for b in boards
+            },
+        )
