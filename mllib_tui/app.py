@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -57,6 +58,8 @@ class MllibApp(App[None]):
         self.snapshot = state.Snapshot()
         self.board_states: dict[str, str] = {}
         self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
+        self.last_error: str | None = None  # stays on the status line until the next job
+        self.quitting = False
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -97,8 +100,10 @@ class MllibApp(App[None]):
             board.query_one(BoardsPane).show(
                 snap.boards, snap.probes, self.board_states, snap.last_p50
             )
-        if snap.problem:
-            board.status(f"[red]{snap.problem}[/]")
+        if self.last_error:
+            board.status(f"[red]{escape(self.last_error)}[/]")
+        elif snap.problem:
+            board.status(f"[red]{escape(snap.problem)}[/]")
         elif not snap.datasets:
             board.status(
                 "Empty workspace: press r to run the demo (synthetic dataset, UNet, "
@@ -134,6 +139,7 @@ class MllibApp(App[None]):
                 error = f"{type(exc).__name__}: {exc}"
             self.post_message(JobEnded(job, error))
 
+        self.last_error = None
         self.run_worker(run, thread=True, group=group, name=job, exit_on_error=False)
         self.refresh_bindings()
 
@@ -172,10 +178,13 @@ class MllibApp(App[None]):
             self.queued.pop(message.job, None)
         if message.error:
             self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
-            self.dashboard.status(f"[red]{message.job}: {message.error}[/]")
+            self.last_error = f"{message.job}: {message.error}"
             for screen in self.screen_stack:
                 if isinstance(screen, BoardScreen) and message.job.endswith(screen.board):
                     screen.board_lost(message.error)
+        if self.quitting and not self.running(excluding=message.job):
+            self.exit()
+            return
         if message.job.startswith(("bench:", "deploy:")):
             board = message.job.split(":", 1)[1]
             self._board_state(
@@ -190,12 +199,14 @@ class MllibApp(App[None]):
             snap.boards, snap.probes, self.board_states, snap.last_p50
         )
 
-    def running(self, group: str | None = None) -> bool:
+    def running(self, group: str | None = None, excluding: str | None = None) -> bool:
         return any(
             w.state in (WorkerState.PENDING, WorkerState.RUNNING)
             and (group is None or w.group == group)
             and w.group != "load"
+            and w.name != excluding
             for w in self.workers
+
         )
 
     # -- actions ----------------------------------------------------------------------------
@@ -403,9 +414,10 @@ class MllibApp(App[None]):
             return
 
         def answer(stop: bool | None) -> None:
-            if stop:
-                self.workers.cancel_all()
-                self.exit()
+            if stop:  # cancel, let the workers record it, then leave (or after 10 s anyway)
+                self.quitting = True
+                self.action_cancel()
+                self.set_timer(10, self.exit)
 
         self.push_screen(Confirm("Work is still running. Cancel it and quit?"), answer)
 

@@ -102,7 +102,7 @@ class BoardScreen(Screen[None]):
                     "queued",
                 )
                 if key in self.rows or key in {k.value for k in table.rows}:
-                    table.update_cell(key, "Status", "queued")
+                    table.update_cell(key, "Status", "queued", update_width=True)
                 else:
                     table.add_row(*cells, key=key)
                 self.pending.append(key)
@@ -113,10 +113,12 @@ class BoardScreen(Screen[None]):
         if isinstance(event, ev.StageStarted) and event.stage == f"{self.board}/bench":
             self.running = self.pending.pop(0) if self.pending else None
             if self.running:
-                table.update_cell(self.running, "Status", "running")
+                table.update_cell(self.running, "Status", "running", update_width=True)
         elif isinstance(event, ev.Progress) and event.stage == f"{self.board}/bench":
             if self.running:
-                table.update_cell(self.running, "Images", f"{event.done:.0f}/{event.total:.0f}")
+                table.update_cell(
+                    self.running, "Images", f"{event.done:.0f}/{event.total:.0f}", update_width=True
+                )
         elif isinstance(event, ev.Result) and event.data.get("board") == self.board:
             self.show_row(dict(event.data))
         elif isinstance(event, ev.Error | ev.Log):
@@ -141,7 +143,7 @@ class BoardScreen(Screen[None]):
             table.add_row(*cells, key=key)
         else:
             for column, value in zip(COLUMNS, cells, strict=True):
-                table.update_cell(key, column, value)
+                table.update_cell(key, column, value, update_width=True)
         self.rows[key] = row
         self.query_one(RichLog).write(f"{row['software']}: {cells[-1]}, mIoU {cells[4]}")
         self._heatmap(key)
@@ -167,7 +169,9 @@ class BoardScreen(Screen[None]):
         self.query_one(RichLog).write(f"[red]{message}[/]")
         for key in [self.running, *self.pending]:
             if key:
-                self.query_one("#bench", DataTable).update_cell(key, "Status", "not run")
+                self.query_one("#bench", DataTable).update_cell(
+                    key, "Status", "not run", update_width=True
+                )
         self.pending, self.running = [], None
 
 

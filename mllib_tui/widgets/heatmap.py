@@ -29,11 +29,11 @@ class ConfusionHeatmap(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.matrix: list[list[int]] | None = None
-        self.classes: list[str] = []
+        self.class_names: list[str] = []  # not `classes`: that is Textual's CSS class set
         self.title = ""
 
     def show(self, matrix: list[list[int]] | None, classes: list[str], title: str) -> None:
-        self.matrix, self.classes, self.title = matrix, classes, title
+        self.matrix, self.class_names, self.title = matrix, classes, title
         self.refresh(layout=True)
 
     def render(self) -> Table | Text:
@@ -48,10 +48,10 @@ class ConfusionHeatmap(Widget):
             box=None,
             padding=(0, 1),
         )
-        table.add_column("true \\ predicted", style="bold")
-        for name in self.classes:
+        table.add_column("true ↓ / predicted →", style="bold")
+        for name in self.class_names:
             table.add_column(name[:9], justify="right")
-        for name, row in zip(self.classes, self.matrix, strict=True):
+        for name, row in zip(self.class_names, self.matrix, strict=True):
             total = sum(row) or 1
             cells = []
             for count in row:

@@ -23,7 +23,7 @@ def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
         if key in existing:
             for column, value in zip(columns, cells, strict=True):
                 if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value)
+                    table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*cells, key=key)
 

@@ -1,0 +1,216 @@
+"""The app under Pilot: flows asserted on messages and screen state, real engine underneath."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.widgets import DataTable, Sparkline
+
+from backends import events as ev
+from mllib_tui.app import MllibApp
+from mllib_tui.messages import EngineEvent, JobEnded
+from mllib_tui.screens.board import BoardScreen
+from mllib_tui.screens.dashboard import Dashboard
+from mllib_tui.screens.modals import Confirm, DeployForm, Help
+from mllib_tui.widgets.heatmap import ConfusionHeatmap
+from tests.conftest import TINY
+
+
+@pytest.fixture
+def app_ws(trained_ws: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_ws, copy)
+    return copy
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def events(self, kind: type) -> list:
+        return [
+            m.event
+            for m in self.messages
+            if isinstance(m, EngineEvent) and isinstance(m.event, kind)
+        ]
+
+    def ended(self, job: str) -> JobEnded | None:
+        return next((m for m in self.messages if isinstance(m, JobEnded) and m.job == job), None)
+
+
+async def wait_for(pilot, condition, seconds: float = 120) -> None:
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the app")
+
+
+def rows(table: DataTable) -> list[list]:
+    return [table.get_row(key) for key in table.rows]
+
+
+async def test_empty_workspace_offers_the_demo_and_dims_what_cannot_run(tmp_path: Path) -> None:
+    app = MllibApp(tmp_path / "empty")
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(
+            pilot, lambda: "Empty workspace" in str(app.dashboard.query_one("#status").render())
+        )
+        assert app.check_action("demo", ()) is True
+        for action in ("train", "convert", "deploy", "cancel"):
+            assert app.check_action(action, ()) is None  # shown dimmed, not hidden
+        assert rows(app.dashboard.query_one("#boards-table", DataTable))[0][0] == "local"
+
+
+@pytest.mark.slow
+async def test_demo_streams_training_into_the_dashboard(tmp_path: Path) -> None:
+    app, seen = MllibApp(tmp_path / "ws", pipeline=TINY), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: seen.ended("demo") is not None, 300)
+        assert seen.ended("demo").error is None
+        stages = [e.stage for e in seen.events(ev.StageFinished)]
+        assert stages == ["dataset", "train", "convert", "bench"]
+        epochs = [e.epoch for e in seen.events(ev.Metric) if e.name == "val_miou"]
+        assert epochs == [1, 2]
+        await wait_for(
+            pilot, lambda: len(rows(app.dashboard.query_one("#artifacts-table", DataTable))) == 5
+        )
+        assert len(app.dashboard.query_one("#miou", Sparkline).data) == 2
+        assert rows(app.dashboard.query_one("#datasets-table", DataTable))[0][0] == "tiny"
+
+
+@pytest.mark.slow
+async def test_keyboard_deploy_then_benchmark_on_the_board_screen(app_ws: Path) -> None:
+    app, seen = MllibApp(app_ws), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: bool(app.snapshot.converted))
+        table = app.dashboard.query_one("#artifacts-table", DataTable)
+        int8 = next(a for a in app.snapshot.converted if a.meta["precision"] == "int8")
+        table.focus()
+        table.move_cursor(row=table.get_row_index(f"a{int8.id}"))
+        await pilot.press("d")
+        assert isinstance(app.screen, DeployForm)
+        await pilot.press("enter")  # `local` is preselected
+        await wait_for(pilot, lambda: seen.ended("deploy:local") is not None)
+        assert seen.ended("deploy:local").error is None
+        current = app_ws / "boards" / "local" / "deployed" / "tflite-int8" / "current"
+        assert (current / "model.tflite").exists()
+        boards = app.dashboard.query_one("#boards-table", DataTable)
+        assert rows(boards)[0][3] == "online"
+
+        boards.focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, BoardScreen)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: seen.ended("bench:local") is not None, 300)
+        assert seen.ended("bench:local").error is None
+        bench = rows(app.screen.query_one("#bench", DataTable))
+        assert sorted(r[0] for r in bench) == [
+            "LiteRT fp16",
+            "LiteRT fp32",
+            "LiteRT int8",
+            "ONNX Runtime fp32",
+        ]
+        assert all(r[-1] == "ok" and r[1] == "5" for r in bench)
+        heatmap = app.screen.query_one(ConfusionHeatmap)
+        assert heatmap.matrix and heatmap.class_names == ["void", "person", "vehicle", "animal"]
+        await pilot.press("n")
+        assert heatmap.normalised is False
+        await pilot.press("escape")
+        assert isinstance(app.screen, Dashboard)
+
+
+async def test_failing_conversion_is_reported_and_the_app_stays_usable(app_ws: Path) -> None:
+    app, seen = MllibApp(app_ws), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: bool(app.snapshot.models))
+        model = app.snapshot.models[0]
+        (app_ws / model.path).write_bytes(b"damaged")  # the conversion will refuse it
+        await pilot.press("c")
+        await pilot.click("#queue")
+        job = next(iter(app.queued))
+        await wait_for(pilot, lambda: seen.ended(job) is not None)
+        assert "does not match the catalog's sha256" in seen.ended(job).error
+        assert "does not match" in str(app.dashboard.query_one("#status").render())
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, Help)
+
+
+async def test_corrupt_catalog_is_a_message_not_a_crash(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "catalog.sqlite").write_bytes(b"garbage" * 100)
+    app, seen = MllibApp(root), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: seen.ended("load") is not None)
+        assert "not a readable SQLite database" in seen.ended("load").error
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, Help)
+
+
+async def test_offline_board_while_its_screen_is_open(app_ws: Path, tmp_path: Path) -> None:
+    devices = tmp_path / "devices.toml"
+    devices.write_text('[boards.gone]\nhost = "127.0.0.1"\nport = 9\nconnect_timeout = 1\n')
+    app, seen = MllibApp(app_ws, devices), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: len(app.snapshot.boards) == 2)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: seen.ended("probe") is not None)
+        boards = app.dashboard.query_one("#boards-table", DataTable)
+        assert {r[0]: r[3] for r in rows(boards)} == {"local": "online", "gone": "offline"}
+        boards.focus()
+        boards.move_cursor(row=boards.get_row_index("gone"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, BoardScreen) and app.screen.board == "gone"
+        await pilot.press("b")
+        await wait_for(pilot, lambda: seen.ended("bench:gone") is not None)
+        assert "unreachable" in seen.ended("bench:gone").error
+        statuses = [r[-1] for r in rows(app.screen.query_one("#bench", DataTable))]
+        assert statuses and all(s.startswith(("failed", "not run")) for s in statuses)
+        await pilot.press("escape")
+        assert isinstance(app.screen, Dashboard)
+
+
+async def test_small_terminal_says_so_and_stacks_the_panes(tmp_path: Path) -> None:
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause(0.3)
+        assert app.dashboard.has_class("narrow")
+        assert "60x20 is small" in str(app.dashboard.query_one("#small").render())
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, Help)
+
+
+@pytest.mark.slow
+async def test_quit_while_training_asks_and_cancels(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.toml"
+    slow.write_text(TINY.read_text().replace("epochs = 2", "epochs = 50"))
+    app, seen = MllibApp(tmp_path / "ws", pipeline=slow), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(e.stage == "train" for e in seen.events(ev.Progress)))
+        await pilot.press("q")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: seen.ended("demo") is not None, 30)
+        assert "cancelled" in seen.ended("demo").error
+    assert app.return_code == 0  # the app left by itself once the work had stopped
+    from backends.workspace import Workspace
+
+    states = [j.state for j in Workspace.open(tmp_path / "ws").catalog.jobs("train")]
+    assert states == ["interrupted"]
+
+
+async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        assert app.no_color
