@@ -111,7 +111,7 @@ class MllibApp(App[None]):
             )
         else:
             board.status(
-                f"{self.root}: {len(snap.datasets)} dataset(s), {len(snap.models)} "
+                f"{self.root.name}: {len(snap.datasets)} dataset(s), {len(snap.models)} "
                 f"model(s), {len(snap.converted)} conversion(s), {len(snap.boards)} "
                 "board(s)"
             )

@@ -48,7 +48,7 @@ class ConfusionHeatmap(Widget):
             box=None,
             padding=(0, 1),
         )
-        table.add_column("true ↓ / predicted →", style="bold")
+        table.add_column("true↓ pred→", style="bold")
         for name in self.class_names:
             table.add_column(name[:9], justify="right")
         for name, row in zip(self.class_names, self.matrix, strict=True):

@@ -1,0 +1,121 @@
+"""Snapshots of the dashboard and the board screen at 80x24 and 160x48, on deterministic data
+(a catalog written by hand: no clock, no animation, no cursor blink)."""
+
+from pathlib import Path
+
+import pytest
+
+from backends.workspace import Workspace
+from mllib_tui.app import MllibApp
+from mllib_tui.screens.board import BoardScreen
+
+CLASSES = ["void", "person", "vehicle", "animal"]
+FACTS = {
+    "arch": "aarch64",
+    "cpu": "Cortex-A72",
+    "cores": 4,
+    "os": "Linux-6.6-rpi",
+    "python": "3.11.2",
+    "modules": {"numpy": "1.26.4", "tflite_runtime": "2.14.0"},
+    "runtimes": ["litert"],
+    "accelerators": {"raspberry_pi": "Raspberry Pi 4 Model B"},
+    "memory_mb": 3796,
+}
+CONFUSION = [[9200, 40, 60, 100], [80, 700, 10, 30], [90, 5, 800, 15], [70, 10, 20, 600]]
+
+
+def _workspace(root: Path) -> Path:
+    ws = Workspace.open(root)
+    c = ws.catalog
+    split = {"images": 64, "shards": [], "pixels": [1, 1, 1, 1], "ignored": 0}
+    dataset = c.add_dataset(
+        name="demo",
+        version="bc6d0e4d82762b0e",
+        task="segmentation",
+        path="datasets/demo/bc6d0e4d82762b0e",
+        job_id=None,
+        manifest={
+            "classes": CLASSES,
+            "image_size": [128, 128],
+            "ignore": 255,
+            "splits": {"train": {**split, "images": 256}, "val": split},
+        },
+    )
+    model = c.add_artifact(
+        kind="model",
+        path="m/unet.keras",
+        sha256="0" * 64,
+        size=10,
+        dataset_id=dataset.id,
+        meta={"input_size": [128, 128]},
+    )
+    saved = c.add_artifact(
+        kind="savedmodel",
+        path="m/unet.savedmodel",
+        sha256="1" * 64,
+        size=10,
+        parent_id=model.id,
+        dataset_id=dataset.id,
+    )
+    for i, (kind, precision, delta) in enumerate(
+        [("onnx", "fp32", 0.0), ("tflite", "fp32", 0.0), ("tflite", "int8", -0.0002)]
+    ):
+        c.add_artifact(
+            kind=kind,
+            path=f"c/{i}",
+            sha256=str(i + 2) * 64,
+            size=10,
+            parent_id=model.id if kind == "onnx" else saved.id,
+            dataset_id=dataset.id,
+            meta={"precision": precision, "fidelity": {"passed": True, "delta_miou": delta}},
+        )
+    c.add_probe("local", {**FACTS, "arch": "x86_64", "runtimes": ["litert", "onnxruntime"]})
+    (root / "devices.toml").write_text('[boards.rpi4]\nhost = "rpi4.local"\ntags = ["arm64"]\n')
+    c.add_probe("rpi4", FACTS)
+    return root
+
+
+def _row(software: str, runtime: str, artifact: int, p50: float) -> dict:
+    return {
+        "software": software,
+        "runtime": runtime,
+        "artifact": artifact,
+        "images": 64,
+        "pixel_accuracy": 0.982,
+        "similarity": 0.8134,
+        "miou": 0.8468,
+        "status": "ok",
+        "latency": {"p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.4},
+        "confusion": CONFUSION,
+        "board": "rpi4",
+    }
+
+
+async def _loaded(pilot) -> None:
+    for _ in range(100):
+        if pilot.app.snapshot.datasets:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+
+
+async def _board_screen(pilot) -> None:
+    await _loaded(pilot)
+    screen = BoardScreen("rpi4", CLASSES, FACTS)
+    await pilot.app.push_screen(screen)
+    await pilot.pause(0.1)
+    screen.show_row(_row("ONNX Runtime fp32", "onnxruntime", 3, 41.2))
+    screen.show_row(_row("LiteRT int8", "litert", 5, 12.7))
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_dashboard(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = MllibApp(_workspace(tmp_path / "ws"))
+    assert snap_compare(app, terminal_size=size, run_before=_loaded)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_board_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = MllibApp(_workspace(tmp_path / "ws"))
+    assert snap_compare(app, terminal_size=size, run_before=_board_screen)
