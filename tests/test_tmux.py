@@ -1,0 +1,71 @@
+"""The real thing in a real terminal: tmux runs `mllib-tui`, keys deploy the demo model to the
+local board and start a benchmark, and the screen shows the rows and the heatmap."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+SESSION = f"mllib-test-{os.getpid()}"
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def screen() -> str:
+    return tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def wait_for(text: str, seconds: float = 120) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        shown = screen()
+        if text in shown:
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen()}")
+
+
+def test_deploy_and_benchmark_from_the_keyboard(trained_ws: Path, tmp_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: scripts/install --test installs it")
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws)
+    exe = Path(sys.executable).with_name("mllib-tui")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        SESSION,
+        "-x",
+        "120",
+        "-y",
+        "36",
+        # COLUMNS/LINES from the test's environment would override the real terminal size
+        f"env -u COLUMNS -u LINES TERM=xterm-256color {exe} -w {ws}",
+    )
+    try:
+        wait_for("conversion(s)")  # the workspace summary: loaded
+        tmux("send-keys", "-t", SESSION, "Tab")  # the models table
+        for _ in range(4):
+            tmux("send-keys", "-t", SESSION, "Down")  # onto the int8 row (the fifth)
+        tmux("send-keys", "-t", SESSION, "d")
+        wait_for("Deploy tflite int8")
+        tmux("send-keys", "-t", SESSION, "Enter")
+        wait_for("online")
+        assert (ws / "boards/local/deployed/tflite-int8/current/model.tflite").exists()
+        tmux("send-keys", "-t", SESSION, "Tab")  # the boards table
+        tmux("send-keys", "-t", SESSION, "Enter")
+        wait_for("board local")
+        tmux("send-keys", "-t", SESSION, "b")
+        shown = wait_for("LiteRT int8: ok", 180)
+        for text in ("ONNX Runtime fp32", "LiteRT int8", "row-normalised", "void", "animal"):
+            assert text in shown
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False)
