@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from backends.bench import Protocol, benchmark
+from backends.bench import benchmark
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import BenchStep, Gates
 from backends.datasets.shards import split
@@ -19,17 +19,6 @@ from backends.formats import software_label
 from backends.machine import hardware_label, manifest
 from backends.runtimes import load
 from backends.workspace import Workspace
-
-
-def protocol_of(step: BenchStep) -> Protocol:
-    return Protocol(
-        step.warmup_runs,
-        step.warmup_seconds,
-        step.min_runs,
-        step.min_seconds,
-        step.batch_size,
-        step.eval_batch_size,
-    )
 
 
 def runtime_options(runtime: str, step: BenchStep) -> dict[str, Any]:
@@ -73,7 +62,7 @@ def bench_artifact(
             benchmark(
                 loaded,
                 val,
-                protocol_of(step),
+                step,
                 classes=dataset.manifest["classes"],
                 ignore=dataset.manifest["ignore"],
                 on_images=lambda n: progress.advance(n, row["software"]),

@@ -13,6 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from backends.bench import Protocol
 from backends.errors import BadInput
 
 
@@ -62,15 +63,9 @@ class ConvertStep:
 
 
 @dataclass(frozen=True)
-class BenchStep:
-    """The benchmark protocol (see backends/bench.py) and the runtime settings."""
+class BenchStep(Protocol):
+    """The benchmark protocol (backends/bench.py) plus the runtime settings."""
 
-    warmup_runs: int = 10
-    warmup_seconds: float = 1.0
-    min_runs: int = 50
-    min_seconds: float = 2.0
-    batch_size: int = 1
-    eval_batch_size: int = 8
     threads: int = 2
     disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
 

@@ -3,9 +3,8 @@ messages; handlers here own all state. The engine functions are the CLI's."""
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from textual.worker import WorkerState, get_current_worker
 from backends import events as ev
 from backends.errors import Cancelled, MllibError
 from backends.workspace import Workspace, default_root
-from mllib_tui import state
+from mllib_tui import jobs, state
 from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
 from mllib_tui.screens.board import BoardScreen
 from mllib_tui.screens.dashboard import Dashboard
@@ -28,7 +27,6 @@ from mllib_tui.screens.modals import Confirm, ConvertForm, DeployForm, Help, Tra
 from mllib_tui.widgets.panes import BoardsPane, ConversionsPane, DatasetsPane, TrainingPane
 
 KEYMAP = Path("~/.config/mllib/keymap.toml")
-Work = Callable[[ev.Emit], Any]
 
 
 class MllibApp(App[None]):
@@ -119,7 +117,7 @@ class MllibApp(App[None]):
 
     # -- running engine work ----------------------------------------------------------------
 
-    def start(self, job: str, work_: Work, group: str) -> None:
+    def start(self, job: str, work_: jobs.Work, group: str) -> None:
         """Run engine work in a thread; its events come back as ``EngineEvent`` messages."""
 
         def run() -> None:
@@ -162,6 +160,9 @@ class MllibApp(App[None]):
             if event.stage.startswith("deploy "):
                 board = event.stage.removeprefix("deploy ")
                 self._board_state(board, f"deploying {event.done / (event.total or 1):.0%}")
+        elif isinstance(event, ev.Error) and event.stage.endswith("/probe"):
+            self._board_state(event.stage.split("/")[0], "offline")
+            dashboard.status(event.message)
         elif isinstance(event, ev.Log | ev.Error):
             dashboard.status(f"{event.stage}: {event.message}")
         elif isinstance(event, ev.StageFinished | ev.ArtifactWritten):
@@ -206,7 +207,6 @@ class MllibApp(App[None]):
             and w.group != "load"
             and w.name != excluding
             for w in self.workers
-
         )
 
     # -- actions ----------------------------------------------------------------------------
@@ -214,7 +214,10 @@ class MllibApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Dim what cannot run now (None) instead of failing after the key press."""
         snap = self.snapshot
+        if self.ws is None and action in ("demo", "train", "convert", "deploy", "probe"):
+            return None  # no workspace loaded (yet, or a broken catalog)
         if action in ("demo", "train") and self.running("train"):
+
             return None
         if action == "train" and not snap.datasets:
             return None
@@ -227,15 +230,8 @@ class MllibApp(App[None]):
         return True
 
     def action_demo(self) -> None:
-        from backends.config import Pipeline, load_pipeline
-        from backends.pipeline import run
-
-        def demo(emit: ev.Emit) -> None:
-            pipeline = load_pipeline(self.pipeline_file) if self.pipeline_file else Pipeline()
-            assert self.ws is not None
-            run(self.ws, pipeline, emit)
-
-        self.start("demo", demo, group="train")
+        assert self.ws is not None
+        self.start("demo", jobs.demo(self.ws, self.pipeline_file), group="train")
 
     def action_train(self) -> None:
         names = [f"{d.name}@{d.version}" for d in self.snapshot.datasets]
@@ -243,16 +239,8 @@ class MllibApp(App[None]):
         def chosen(answer: tuple[str, int] | None) -> None:
             if answer is None:
                 return
-            ref, epochs = answer
-
-            def train(emit: ev.Emit) -> None:
-                from backends.config import TrainConfig
-                from backends.training import train as run_train
-
-                assert self.ws is not None
-                run_train(self.ws, self.ws.catalog.dataset(ref), TrainConfig(epochs=epochs), emit)
-
-            self.start("train", train, group="train")
+            assert self.ws is not None
+            self.start("train", jobs.train(self.ws, *answer), group="train")
 
         self.push_screen(TrainForm(names), chosen)
 
@@ -262,19 +250,12 @@ class MllibApp(App[None]):
         def chosen(target: str | None) -> None:
             if target is None:
                 return
-            from backends.config import ConvertStep
-            from backends.conversion import convert, parse_target
-
-            fmt, precision = parse_target(target)
+            fmt, _, precision = target.partition(":")
             job = f"convert:{model.id}:{target}"
-            self.queued[job] = ("…", str(model.id), fmt.name, precision.value, "running", "-")
+            self.queued[job] = ("…", str(model.id), fmt, precision, "running", "-")
             self.dashboard.query_one(ConversionsPane).show(self.snapshot, self.queued)
-
-            def run(emit: ev.Emit) -> None:
-                assert self.ws is not None
-                convert(self.ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)
-
-            self.start(job, run, group="convert")
+            assert self.ws is not None
+            self.start(job, jobs.convert(self.ws, model, target), group="convert")
 
         self.push_screen(ConvertForm(f"model {model.id}"), chosen)
 
@@ -285,24 +266,10 @@ class MllibApp(App[None]):
         self.notify("Cancelling: running work stops at its next step")
 
     def action_probe(self) -> None:
-        from backends.boards import fleet
-        from backends.boards.inventory import load_inventory
-
         for board in self.snapshot.boards:
             self._board_state(board.name, "probing")
-
-        def probe(emit: ev.Emit) -> None:
-            assert self.ws is not None
-            inventory = load_inventory(self.devices, self.ws.root)
-            results = asyncio.run(
-                fleet.probe(self.ws, inventory, list(inventory.boards.values()), emit)
-            )
-            for name, outcome in results.items():
-                if isinstance(outcome, BaseException):
-                    emit(ev.Error(stage="probe", message=str(outcome), error_type="BadInput"))
-                    self.call_from_thread(self._board_state, name, "offline")
-
-        self.start("probe", probe, group="boards")
+        assert self.ws is not None
+        self.start("probe", jobs.probe(self.ws, self.devices), group="boards")
 
     def action_deploy(self) -> None:
         artifact = self._selected(None)
@@ -313,22 +280,14 @@ class MllibApp(App[None]):
         def chosen(boards: list[str] | None) -> None:
             if not boards:
                 return
-            from backends.boards import fleet
-            from backends.boards.inventory import load_inventory
-
+            assert self.ws is not None
             for name in boards:
                 self._board_state(name, "deploying")
-
-                def deploy(emit: ev.Emit, name: str = name) -> None:
-                    assert self.ws is not None
-                    inventory = load_inventory(self.devices, self.ws.root)
-                    outcome = asyncio.run(
-                        fleet.deploy(self.ws, inventory, artifact, [inventory.get(name)], emit)
-                    )[name]
-                    if isinstance(outcome, BaseException):
-                        raise outcome
-
-                self.start(f"deploy:{name}", deploy, group="boards")
+                self.start(
+                    f"deploy:{name}",
+                    jobs.deploy(self.ws, self.devices, artifact, name),
+                    group="boards",
+                )
 
         label = f"{artifact.kind} {artifact.meta.get('precision', 'fp32')} (artifact {artifact.id})"
         self.push_screen(DeployForm(label, [b.name for b in self.snapshot.boards]), chosen)
@@ -344,56 +303,22 @@ class MllibApp(App[None]):
     def bench_board(self, board: str) -> None:
         """Benchmark the newest model's conversions on ``board`` (from its screen)."""
         snap = self.snapshot
-        if not snap.converted:
-            self.notify("Nothing to benchmark yet: convert a model first (c)", severity="warning")
+        trained = [a for a in snap.converted if snap.model_of(a).kind == "model"]
+        if not trained:  # only imported files: no lineage, no dataset to measure against
+            self.notify(
+                "No conversion of a trained model yet: convert one first (c)", severity="warning"
+            )
             return
-        newest = max(snap.model_of(a).id for a in snap.converted)
-        artifacts = [a for a in snap.converted if snap.model_of(a).id == newest]
+        newest = max(snap.model_of(a).id for a in trained)
+        artifacts = [a for a in trained if snap.model_of(a).id == newest]
         for screen in self.screen_stack:
             if isinstance(screen, BoardScreen) and screen.board == board:
                 screen.plan(artifacts)
         self._board_state(board, "busy")
-        self.start(
-            f"bench:{board}", lambda emit: self._bench(board, artifacts, emit), group="boards"
-        )
-
-    def _bench(self, board: str, artifacts: list[Any], emit: ev.Emit) -> None:
-        from backends.boards import fleet
-        from backends.boards.inventory import load_inventory
-        from backends.config import BenchStep, Pipeline
-        from backends.pipeline import finish, new_run_id
-
         assert self.ws is not None
-        inventory = load_inventory(self.devices, self.ws.root)
-        step = BenchStep(warmup_runs=3, warmup_seconds=0.2, min_runs=20, min_seconds=0.5)
-        for artifact in artifacts:
-            dataset = self.ws.catalog.dataset_by_id(artifact.dataset_id)
-            run_id = new_run_id()
-            rows = asyncio.run(
-                fleet.bench_run(
-                    self.ws,
-                    inventory,
-                    artifact,
-                    [board],
-                    None,
-                    None,
-                    dataset,
-                    step,
-                    emit,
-                    run_id=run_id,
-                )
-            )
-            result = finish(
-                self.ws,
-                run_id,
-                dataset,
-                rows,
-                Pipeline(bench=step),
-                description=f"app: bench on {board}",
-                model=artifact,
-                junit=None,
-            )
-            result.raise_for_outcome()
+        self.start(
+            f"bench:{board}", jobs.bench(self.ws, self.devices, board, artifacts), group="boards"
+        )
 
     def _selected(self, kind: str | None) -> Any:
         artifact_id = self.dashboard.query_one(ConversionsPane).selected_artifact()

@@ -150,6 +150,9 @@ async def test_corrupt_catalog_is_a_message_not_a_crash(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: seen.ended("load") is not None)
         assert "not a readable SQLite database" in seen.ended("load").error
+        assert app.check_action("demo", ()) is None
+        await pilot.press("r")  # dimmed: nothing happens, nothing crashes
+
         await pilot.press("question_mark")
         assert isinstance(app.screen, Help)
 

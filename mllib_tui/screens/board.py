@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -166,7 +167,7 @@ class BoardScreen(Screen[None]):
         self.app.bench_board(self.board)  # type: ignore[attr-defined]
 
     def board_lost(self, message: str) -> None:
-        self.query_one(RichLog).write(f"[red]{message}[/]")
+        self.query_one(RichLog).write(Text(message, style="red"))
         for key in [self.running, *self.pending]:
             if key:
                 self.query_one("#bench", DataTable).update_cell(

@@ -1,0 +1,118 @@
+"""The work behind the app's keys: engine calls wrapped as ``emit -> None`` callables that the
+app runs in thread workers. The same engine functions as the CLI; nothing here touches widgets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backends import events as ev
+from backends.catalog import ArtifactRecord
+from backends.workspace import Workspace
+
+Work = Callable[[ev.Emit], Any]
+APP_BENCH = dict(warmup_runs=3, warmup_seconds=0.2, min_runs=20, min_seconds=0.5)
+
+
+def demo(ws: Workspace, pipeline_file: Path | None) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.config import Pipeline, load_pipeline
+        from backends.pipeline import run
+
+        run(ws, load_pipeline(pipeline_file) if pipeline_file else Pipeline(), emit)
+
+    return work
+
+
+def train(ws: Workspace, dataset: str, epochs: int) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.config import TrainConfig
+        from backends.training import train as run_train
+
+        run_train(ws, ws.catalog.dataset(dataset), TrainConfig(epochs=epochs), emit)
+
+    return work
+
+
+def convert(ws: Workspace, model: ArtifactRecord, target: str) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.config import ConvertStep
+        from backends.conversion import convert as run_convert
+        from backends.conversion import parse_target
+
+        fmt, precision = parse_target(target)
+        run_convert(ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)
+
+    return work
+
+
+def probe(ws: Workspace, devices: Path | None) -> Work:
+    """Probe every board; a board that fails is an ``Error`` on stage ``BOARD/probe``."""
+
+    def work(emit: ev.Emit) -> None:
+        from backends.boards import fleet
+        from backends.boards.inventory import load_inventory
+
+        inventory = load_inventory(devices, ws.root)
+        boards = list(inventory.boards.values())
+        for name, outcome in asyncio.run(fleet.probe(ws, inventory, boards, emit)).items():
+            if isinstance(outcome, BaseException):
+                emit(
+                    ev.Error(
+                        stage=f"{name}/probe",
+                        message=str(outcome),
+                        error_type=type(outcome).__name__,
+                    )
+                )
+
+    return work
+
+
+def deploy(ws: Workspace, devices: Path | None, artifact: ArtifactRecord, board: str) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.boards import fleet
+        from backends.boards.inventory import load_inventory
+
+        inventory = load_inventory(devices, ws.root)
+        outcome = asyncio.run(fleet.deploy(ws, inventory, artifact, [inventory.get(board)], emit))[
+            board
+        ]
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+    return work
+
+
+def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[ArtifactRecord]) -> Work:
+    """Each artifact on ``board`` with a short protocol; recorded like a CLI run."""
+
+    def work(emit: ev.Emit) -> None:
+        from backends.boards import fleet
+        from backends.boards.inventory import load_inventory
+        from backends.config import BenchStep, Pipeline
+        from backends.pipeline import finish, new_run_id
+
+        inventory = load_inventory(devices, ws.root)
+        step = BenchStep(**APP_BENCH)
+        for artifact in artifacts:
+            dataset = ws.catalog.dataset_by_id(artifact.dataset_id)
+            run_id = new_run_id()
+            rows = asyncio.run(
+                fleet.bench_run(
+                    ws, inventory, artifact, [board], None, None, dataset, step, emit, run_id=run_id
+                )
+            )
+            finish(
+                ws,
+                run_id,
+                dataset,
+                rows,
+                Pipeline(bench=step),
+                description=f"app: bench on {board}",
+                model=artifact,
+                junit=None,
+            ).raise_for_outcome()
+
+    return work
