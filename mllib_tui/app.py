@@ -217,7 +217,6 @@ class MllibApp(App[None]):
         if self.ws is None and action in ("demo", "train", "convert", "deploy", "probe"):
             return None  # no workspace loaded (yet, or a broken catalog)
         if action in ("demo", "train") and self.running("train"):
-
             return None
         if action == "train" and not snap.datasets:
             return None
