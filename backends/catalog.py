@@ -173,13 +173,6 @@ class Catalog(ResultTables):
             os.close(fd)
             self._lock_path(job_id).unlink(missing_ok=True)
 
-    def job(self, job_id: int) -> JobRecord:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise KeyError(job_id)
-        return _job(row)
-
     def jobs(self, kind: str | None = None, key: str | None = None) -> list[JobRecord]:
         query, args = "SELECT * FROM jobs WHERE 1=1", []
         if kind is not None:

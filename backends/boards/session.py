@@ -182,10 +182,6 @@ class BoardSession:
         await self._point(slot_dir, "previous", current)
         return posixpath.basename(previous)
 
-    async def current(self, slot: str) -> str | None:
-        link = await self.transport.readlink(self.path("deployed", slot, "current"))
-        return None if link is None else posixpath.basename(link)
-
     async def _point(self, slot_dir: str, name: str, target: str) -> None:
         """Atomically make ``slot_dir/name`` a symlink to ``target`` (rename over the old)."""
         tmp = posixpath.join(slot_dir, f".{name}-{secrets.token_hex(4)}")
