@@ -90,6 +90,16 @@ class ResultTables:
             rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
             return [json.loads(r["data"]) for r in rows]
 
+    def latest_p50(self) -> dict[str, float]:
+        """Board -> p50 (ms) of its newest successful row (``local`` for workstation rows)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT coalesce(json_extract(data, '$.board'), 'local') AS board, "
+                "json_extract(data, '$.latency.p50_ms') AS p50 FROM results "
+                "WHERE status = 'ok' AND p50 IS NOT NULL ORDER BY id"
+            )
+            return {r["board"]: r["p50"] for r in rows}
+
     def add_probe(self, board: str, data: dict[str, Any]) -> None:
         with self._connect() as db:
             db.execute(

@@ -64,7 +64,9 @@ class MllibApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(Dashboard())
         self._load_keymap()
-        self.reload()
+        # After the first refresh: rows reaching a DataTable before it is mounted can keep
+        # their columns at header width.
+        self.call_after_refresh(self.reload)
 
     def _load_keymap(self) -> None:
         path = KEYMAP.expanduser()
@@ -91,13 +93,10 @@ class MllibApp(App[None]):
     @on(WorkspaceLoaded)
     def show_workspace(self, message: WorkspaceLoaded) -> None:
         snap = self.snapshot = message.snapshot
-        with self.batch_update():
-            board = self.dashboard
-            board.query_one(DatasetsPane).show(snap.datasets)
-            board.query_one(ConversionsPane).show(snap, self.queued)
-            board.query_one(BoardsPane).show(
-                snap.boards, snap.probes, self.board_states, snap.last_p50
-            )
+        board = self.dashboard
+        board.query_one(DatasetsPane).show(snap.datasets)
+        board.query_one(ConversionsPane).show(snap, self.queued)
+        board.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)
         if self.last_error:
             board.status(f"[red]{escape(self.last_error)}[/]")
         elif snap.problem:

@@ -48,17 +48,12 @@ def load(ws: Workspace, devices: Path | None) -> Snapshot:
         boards = list(load_inventory(devices, ws.root).boards.values())
     except BadInput as exc:
         boards, problem = list(load_inventory(None, ws.root / ".none").boards.values()), str(exc)
-    last_p50: dict[str, float] = {}
-    for run_id, _, _ in catalog.runs():
-        for row in catalog.results(run_id):
-            if row.get("status") == "ok" and row.get("latency"):
-                last_p50[row.get("board", "local")] = row["latency"]["p50_ms"]
     return Snapshot(
         datasets=catalog.datasets(),
         artifacts=catalog.artifacts(),
         jobs=catalog.jobs(),
         boards=boards,
         probes={b: facts for b, (_, facts) in catalog.last_probes().items()},
-        last_p50=last_p50,
+        last_p50=catalog.latest_p50(),
         problem=problem,
     )

@@ -21,6 +21,15 @@ def _synth(ws: Workspace, **kw: object):
     return build.synth_dataset(ws, **{**params, **kw}, emit=events.append), events
 
 
+def _source_splits(ws: Workspace) -> tuple[Path, dict[str, tuple[Path, Path]]]:
+    """The generated COCO files of the (only) synthetic source, as import splits."""
+    source = next((ws.root / "sources").iterdir())
+    return source, {
+        s: (source / "annotations" / f"instances_{s}.json", source / "images")
+        for s in ("train", "val")
+    }
+
+
 def test_synth_dataset_shards_and_manifest(ws: Workspace) -> None:
     record, events = _synth(ws)
     root = ws.path(record.path)
@@ -50,11 +59,7 @@ def test_same_content_same_version_and_nothing_rebuilt(ws: Workspace, tmp_path: 
 
 def test_training_shards_are_small_enough_to_stream(ws: Workspace, tmp_path: Path) -> None:
     _synth(ws)
-    source = next((ws.root / "sources").iterdir())
-    splits = {
-        s: (source / "annotations" / f"instances_{s}.json", source / "images")
-        for s in ("train", "val")
-    }
+    _, splits = _source_splits(ws)
     record = build.import_coco(
         ws,
         name="sharded",

@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from backends.workspace import Workspace
 from mllib_tui.app import MllibApp
@@ -91,12 +92,23 @@ def _row(software: str, runtime: str, artifact: int, p50: float) -> dict:
     }
 
 
+async def _settled(pilot) -> None:
+    """Until the tables have sized their columns for their rows (DataTable does that when idle:
+    a screenshot taken earlier shows cells cut to the header's width)."""
+    for _ in range(200):
+        tables = pilot.app.screen.query(DataTable)
+        if not any(t._require_update_dimensions for t in tables):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause(0.1)
+
+
 async def _loaded(pilot) -> None:
     for _ in range(100):
         if pilot.app.snapshot.datasets:
             break
         await pilot.pause(0.05)
-    await pilot.pause(0.2)
+    await _settled(pilot)
 
 
 async def _board_screen(pilot) -> None:
@@ -106,7 +118,7 @@ async def _board_screen(pilot) -> None:
     await pilot.pause(0.1)
     screen.show_row(_row("ONNX Runtime fp32", "onnxruntime", 3, 41.2))
     screen.show_row(_row("LiteRT int8", "litert", 5, 12.7))
-    await pilot.pause(0.2)
+    await _settled(pilot)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])

@@ -26,6 +26,18 @@ def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
                     table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*cells, key=key)
+    if rows.keys() - existing:
+        table.call_after_refresh(_repaint_when_sized, table)
+
+
+def _repaint_when_sized(table: DataTable) -> None:
+    """Textual 8.2.8's DataTable widens its columns for new rows when idle, but keeps lines it
+    rendered before that at the old (header) width; drop them once the widths are known."""
+    if table._require_update_dimensions:
+        table.call_after_refresh(_repaint_when_sized, table)
+        return
+    table._clear_caches()
+    table.refresh()
 
 
 class Pane(Vertical):
