@@ -77,13 +77,10 @@ def test_training_shards_are_small_enough_to_stream(ws: Workspace, tmp_path: Pat
 
 def test_a_failed_import_leaves_nothing_half_written(ws: Workspace) -> None:
     _synth(ws)
-    source = next((ws.root / "sources").iterdir())
+    source, splits = _source_splits(ws)
     victim = sorted((source / "images").iterdir())[5]
     victim.write_bytes(b"not a png")  # passes validation (the file exists), fails mid-import
-    splits = {
-        s: (source / "annotations" / f"instances_{s}.json", source / "images")
-        for s in ("train", "val")
-    }
+
     with pytest.raises(BadInput, match=f"{victim.name}: unreadable image"):
         build.import_coco(
             ws,
