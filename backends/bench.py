@@ -90,7 +90,8 @@ def benchmark(
     protocol: Protocol,
     *,
     classes: list[str],
-    ignore: int,
+    ignore: int | None,
+    task: str = "segmentation",
     on_images: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Latency (inference-only and end-to-end) and accuracy of one runtime on one split."""
@@ -117,5 +118,6 @@ def benchmark(
         "end_to_end": asdict(e2e),
         "images": split.size,
         "batch_size": len(sample),
-        **confusion.summary(classes),
+        "classes": list(classes),
+        **confusion.summary(classes, task),
     }

@@ -18,6 +18,7 @@ from backends.events import Emit, ProgressReporter, Result
 from backends.formats import software_label
 from backends.machine import hardware_label, manifest
 from backends.runtimes import load
+from backends.tasks import task_of
 from backends.workspace import Workspace
 
 
@@ -65,6 +66,7 @@ def bench_artifact(
                 step,
                 classes=dataset.manifest["classes"],
                 ignore=dataset.manifest["ignore"],
+                task=row["task"],
                 on_images=lambda n: progress.advance(n, row["software"]),
             )
         )
@@ -96,6 +98,7 @@ def row_header(
     hardware = hardware_label(machine)
     row: dict[str, Any] = {
         "name": f"{runtime}-{precision}" if board is None else f"{board}-{runtime}-{precision}",
+        "task": task_of(artifact.meta).name,
         "software": software_label(runtime, precision),
         "runtime": runtime,
         "precision": precision,
@@ -115,32 +118,40 @@ def row_header(
 
 
 def compare(rows: list[dict[str, Any]]) -> None:
-    """Add ``delta_miou`` against the reference row (the Keras model on TensorFlow, on this
-    workstation), in place; without a reference row there is nothing to compare against."""
+    """Add ``delta``, the change of the task's headline metric (mIoU, top-1) against the
+    reference row (the Keras model on TensorFlow, on this workstation), in place; without a
+    reference row there is nothing to compare against."""
     reference = next(
         (
-            r.get("miou")
+            r
             for r in rows
             if r["format"] == "model" and r["runtime"] == "tensorflow" and "board" not in r
         ),
         None,
     )
     for row in rows:
-        if row.get("miou") is not None and reference is not None:
-            row["delta_miou"] = round(row["miou"] - reference, 6)
+        key = task_of(row).primary
+        if reference is not None and None not in (row.get(key), reference.get(key)):
+            row["delta"] = round(row[key] - reference[key], 6)
 
 
 def check_gates(gates: Gates, rows: list[dict[str, Any]]) -> list[str]:
+    floors = {
+        "miou": gates.min_miou,
+        "pixel_accuracy": gates.min_pixel_accuracy,
+        "accuracy": gates.min_accuracy,
+    }
     failures = []
     for row in (r for r in rows if r.get("status") == "ok"):
         where = f"{row['software']} on {row['hardware']}"
-        for key, floor in (("miou", gates.min_miou), ("pixel_accuracy", gates.min_pixel_accuracy)):
+        task = task_of(row)
+        for key, floor in floors.items():
             value = row.get(key)
             if floor is not None and (value is None or value < floor):
                 failures.append(f"{where}: {key} {_show(value)} < {floor}")
-        drop = -row.get("delta_miou", 0.0)
+        drop = -row.get("delta", 0.0)
         if gates.max_drop is not None and drop > gates.max_drop:
-            failures.append(f"{where}: mIoU drop {drop:.4f} > {gates.max_drop}")
+            failures.append(f"{where}: {task.primary_label} drop {drop:.4f} > {gates.max_drop}")
     return failures
 
 

@@ -1,5 +1,6 @@
 """The catalog's result tables: benchmark rows (with the fields of the original mllib's
-tests.json) and board probes. Rows are SQL rows, so concurrent writers lose nothing (the
+tests.json; ``accuracy`` is top-1 and ``class_similarity`` per-class recall for
+classification) and board probes. Rows are SQL rows, so concurrent writers lose nothing (the
 original appended to one JSON file with an unlocked read-modify-write)."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
+
+from backends.tasks import task_of
 
 RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -65,15 +68,16 @@ class ResultTables:
                         row["status"],
                         row.get("images"),
                         row.get("batch_size"),
-                        row.get("pixel_accuracy"),
+                        row.get(task.accuracy),
                         row.get("similarity"),
                         row.get("miou"),
-                        json.dumps(row.get("iou")),
+                        json.dumps(row.get(task.per_class[0])),
                         json.dumps(row.get("confusion")),
                         (row.get("end_to_end") or {}).get("mean_ms"),
                         json.dumps(row),
                     )
                     for row in rows
+                    for task in [task_of(row)]
                 ],
             )
 

@@ -19,15 +19,21 @@ from backends.errors import BadInput
 
 @dataclass(frozen=True)
 class DatasetStep:
-    """Where the data comes from: generated (``synth``), COCO files, or a workspace dataset."""
+    """Where the data comes from: generated (``synth``), COCO files, a workspace dataset, or for
+    classification Fashion-MNIST's IDX files or a folder of class folders."""
 
-    source: Literal["synth", "coco", "workspace"] = "synth"
+    source: Literal["synth", "coco", "workspace", "fashion-mnist", "folder"] = "synth"
     name: str = "demo"
-    size: tuple[int, int] = (128, 128)
+    size: tuple[int, int] | None = None  # default: 128x128, 28x28 for fashion-mnist
     # synth
     images: int = 320
-    seed: int = 0
-    val_fraction: float = 0.2
+    seed: int = 0  # synth; folder: the train/val draw
+    val_fraction: float = 0.2  # synth, folder
+    # fashion-mnist (path: the IDX directory) and folder (path: the class folders)
+    path: str | None = None
+    channels: Literal[1, 3] = 3  # folder: grey or RGB
+    train_images: int | None = None  # fashion-mnist: the first N of each split (a subset)
+    val_images: int | None = None
     # coco
     train_annotations: str | None = None
     val_annotations: str | None = None
@@ -38,6 +44,7 @@ class DatasetStep:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    network: Literal["auto", "unet", "cnn", "mobilenetv2"] = "auto"  # auto: by task and size
     epochs: int = 15
     batch_size: int = 8
     width: float = 0.35
@@ -74,9 +81,10 @@ class BenchStep(Protocol):
 class Gates:
     """Quality gates: a miss makes the run exit with status 1, naming the row."""
 
-    min_miou: float | None = None
-    min_pixel_accuracy: float | None = None
-    max_drop: float | None = None  # mIoU drop of any row against the TensorFlow fp32 reference
+    min_miou: float | None = None  # segmentation
+    min_pixel_accuracy: float | None = None  # segmentation
+    min_accuracy: float | None = None  # classification: top-1
+    max_drop: float | None = None  # drop of the headline metric (mIoU, top-1) against TF fp32
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,8 @@ class Pipeline:
 _RANGES: dict[str, tuple[float, float]] = {
     "dataset.images": (2, 10_000_000),
     "dataset.val_fraction": (0.0001, 0.9999),
+    "dataset.train_images": (1, 10_000_000),
+    "dataset.val_images": (1, 10_000_000),
     "train.epochs": (1, 100_000),
     "train.batch_size": (1, 4096),
     "train.learning_rate": (1e-9, 10),
@@ -98,6 +108,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "evaluate.threads": (0, 1024),
     "gates.min_miou": (0, 1),
     "gates.min_pixel_accuracy": (0, 1),
+    "gates.min_accuracy": (0, 1),
+    "gates.max_drop": (0, 1),
 }
 
 

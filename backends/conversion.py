@@ -24,6 +24,7 @@ from backends.events import ArtifactWritten, Emit, Log
 from backends.fidelity import Fidelity, FidelityGates, check
 from backends.formats import FORMATS, Format, Precision, check_precision, format_of
 from backends.runtimes import Runtime, load
+from backends.tasks import task_of
 from backends.workspace import Workspace
 
 
@@ -159,6 +160,7 @@ def _fidelity(
         split(ws.path(dataset.path), "val"),
         images=step.fidelity_images,
         precision=precision,
+        task=task_of(dataset.manifest),
         classes=dataset.manifest["classes"],
         ignore=dataset.manifest["ignore"],
         gates=gates_of(step),

@@ -17,16 +17,17 @@ def evaluate(
     split: Split,
     *,
     num_classes: int,
-    ignore: int,
+    ignore: int | None,
     batch_size: int = 8,
     limit: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> ConfusionMatrix:
-    """Argmax of the runtime's probabilities against the masks; ``on_batch(n)`` after each batch."""
+    """Argmax of the runtime's probabilities against the masks or labels; ``on_batch(n)`` after
+    each batch."""
     total = ConfusionMatrix.empty(num_classes)
-    for images, masks in split.batches(batch_size, limit):
+    for images, targets in split.batches(batch_size, limit):
         predicted = infer(runtime, images).argmax(axis=-1)
-        total += ConfusionMatrix.from_labels(masks, predicted, num_classes, ignore)
+        total += ConfusionMatrix.from_labels(targets, predicted, num_classes, ignore)
         if on_batch is not None:
             on_batch(len(images))
     return total

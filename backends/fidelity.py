@@ -1,9 +1,10 @@
 """Does a converted model still do the job? Compare it with the reference on the same images.
 
-Figures: largest absolute difference of the probabilities, argmax agreement (share of pixels
-with the same predicted class), and the change of mIoU against the ground truth (per class too).
-Gates by precision: fp32 and fp16 may move mIoU by at most a tolerance either way; int8 may drop
-it by at most ``max_drop_int8``. numpy only.
+Figures: largest absolute difference of the probabilities, argmax agreement (share of pixels, or
+of images for classification, with the same predicted class), and the change of the task's
+headline metric against the ground truth (mIoU or top-1 accuracy), per class too (IoU or recall).
+Gates by precision: fp32 and fp16 may move the metric by at most a tolerance either way; int8 may
+drop it by at most ``max_drop_int8``. numpy only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from backends.datasets.shards import Split
 from backends.formats import Precision
 from backends.metrics import ConfusionMatrix
 from backends.runtimes import Runtime, infer
+from backends.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,11 @@ class FidelityGates:
     max_delta_fp16: float = 0.002
     max_drop_int8: float = 0.01
 
-    def judge(self, precision: Precision, delta: float) -> tuple[bool, str]:
+    def judge(self, precision: Precision, delta: float, label: str) -> tuple[bool, str]:
         if precision is Precision.INT8:
-            return delta >= -self.max_drop_int8, f"mIoU drop <= {self.max_drop_int8}"
+            return delta >= -self.max_drop_int8, f"{label} drop <= {self.max_drop_int8}"
         tolerance = self.max_delta_fp16 if precision is Precision.FP16 else self.max_delta_fp32
-        return abs(delta) <= tolerance, f"mIoU change within ±{tolerance}"
+        return abs(delta) <= tolerance, f"{label} change within ±{tolerance}"
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,11 @@ class Fidelity:
     images: int
     max_abs_diff: float
     argmax_agreement: float
-    reference_miou: float
-    miou: float
-    delta_miou: float
-    delta_iou: dict[str, float | None]
+    metric: str  # the row key compared: miou or accuracy
+    reference: float
+    value: float
+    delta: float
+    delta_per_class: dict[str, float | None]  # IoU (segmentation) or recall (classification)
     passed: bool
     gate: str
 
@@ -55,36 +58,48 @@ def check(
     *,
     images: int,
     precision: Precision,
+    task: Task,
     classes: list[str],
-    ignore: int,
+    ignore: int | None,
     gates: FidelityGates,
     batch_size: int = 8,
 ) -> Fidelity:
     n = len(classes)
     ref_cm, cand_cm = ConfusionMatrix.empty(n), ConfusionMatrix.empty(n)
     max_diff, same, total = 0.0, 0, 0
-    for batch, masks in split.batches(batch_size, limit=images):
+    for batch, targets in split.batches(batch_size, limit=images):
         ref, cand = infer(reference, batch), infer(candidate, batch)
         max_diff = max(max_diff, float(np.abs(ref - cand).max()))
         ref_label, cand_label = ref.argmax(-1), cand.argmax(-1)
         same += int((ref_label == cand_label).sum())
         total += ref_label.size
-        ref_cm += ConfusionMatrix.from_labels(masks, ref_label, n, ignore)
-        cand_cm += ConfusionMatrix.from_labels(masks, cand_label, n, ignore)
-    delta = cand_cm.miou - ref_cm.miou
-    passed, gate = gates.judge(precision, delta)
-    delta_iou = {
-        c: None if np.isnan(d) else round(float(d), 6)
-        for c, d in zip(classes, cand_cm.iou - ref_cm.iou, strict=True)
-    }
+        ref_cm += ConfusionMatrix.from_labels(targets, ref_label, n, ignore)
+        cand_cm += ConfusionMatrix.from_labels(targets, cand_label, n, ignore)
+    ref_fig, cand_fig = ref_cm.summary(classes, task.name), cand_cm.summary(classes, task.name)
+    primary = task.primary
+    delta = _minus(cand_fig[primary], ref_fig[primary])
+    passed, gate = gates.judge(precision, delta, task.primary_label)
+    per_class = task.per_class[0]
     return Fidelity(
         images=min(images, split.size),
         max_abs_diff=max_diff,
         argmax_agreement=same / total if total else float("nan"),
-        reference_miou=ref_cm.miou,
-        miou=cand_cm.miou,
-        delta_miou=delta,
-        delta_iou=delta_iou,
+        metric=primary,
+        reference=_nan(ref_fig[primary]),
+        value=_nan(cand_fig[primary]),
+        delta=delta,
+        delta_per_class={
+            c: None if np.isnan(d := _minus(cand_fig[per_class][c], ref_fig[per_class][c])) else d
+            for c in classes
+        },
         passed=passed,
         gate=gate,
     )
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _minus(a: float | None, b: float | None) -> float:
+    return round(_nan(a) - _nan(b), 6)

@@ -1,6 +1,6 @@
-"""Segmentation metrics from one confusion matrix (rows = true class, columns = predicted).
+"""Metrics from one confusion matrix (rows = true class, columns = predicted).
 
-Definitions (comparable with the original mllib's table):
+Segmentation (counts are pixels), comparable with the original mllib's table:
 - pixel accuracy: correct pixels / all pixels, the ignore label excluded;
 - IoU per class: TP / (TP + FP + FN), NaN for a class absent from both truth and prediction;
 - mIoU: mean of the per-class IoUs that are defined;
@@ -8,7 +8,11 @@ Definitions (comparable with the original mllib's table):
   sum of their unions.
 The original's "Accuracy" averaged a running per-image accuracy with the background included; ours
 pools pixels over the whole set, which weighs every pixel equally.
-numpy only: this module also runs on boards.
+
+Classification (counts are images): top-1 accuracy; per class precision TP / (TP + FP) and recall
+TP / (TP + FN), NaN where undefined; macro F1, the mean over classes of 2PR / (P + R), a class
+with no F1 defined counting as 0 (as scikit-learn's ``zero_division=0``).
+numpy only, Python 3.8: this module also runs on boards.
 """
 
 from __future__ import annotations
@@ -61,9 +65,7 @@ class ConfusionMatrix:
 
     @property
     def iou(self) -> np.ndarray:
-        tp, union = self._tp_union()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(union > 0, tp / union, np.nan)
+        return _ratio(*self._tp_union())
 
     @property
     def miou(self) -> float:
@@ -76,21 +78,55 @@ class ConfusionMatrix:
         denominator = union[1:].sum()
         return float(tp[1:].sum() / denominator) if denominator else float("nan")
 
+    @property
+    def precision(self) -> np.ndarray:
+        return _ratio(np.diag(self.matrix), self.matrix.sum(0))
+
+    @property
+    def recall(self) -> np.ndarray:
+        return _ratio(np.diag(self.matrix), self.matrix.sum(1))
+
+    @property
+    def macro_f1(self) -> float:
+        p, r = self.precision, self.recall
+        with np.errstate(invalid="ignore"):
+            f1 = np.nan_to_num(2 * p * r / (p + r))
+        return float(f1.mean()) if self.num_classes else float("nan")
+
     def normalised(self) -> np.ndarray:
         """Row-normalised (recall per true class); rows with no pixels stay zero."""
         rows = self.matrix.sum(1, keepdims=True)
         return np.divide(self.matrix, rows, out=np.zeros(self.matrix.shape), where=rows > 0)
 
-    def summary(self, class_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
-        """JSON-ready figures (NaN becomes None)."""
+    def summary(
+        self, class_names: list[str] | tuple[str, ...], task: str = "segmentation"
+    ) -> dict[str, Any]:
+        """JSON-ready figures of ``task`` (NaN becomes None)."""
+        if task == "classification":
+            return {
+                "accuracy": _finite(self.pixel_accuracy),
+                "macro_f1": _finite(self.macro_f1),
+                "precision": _per_class(class_names, self.precision),
+                "recall": _per_class(class_names, self.recall),
+                "confusion": self.matrix.tolist(),
+            }
         return {
             "pixel_accuracy": _finite(self.pixel_accuracy),
             "miou": _finite(self.miou),
             "similarity": _finite(self.similarity),
-            "iou": {name: _finite(v) for name, v in zip(class_names, self.iou)},
+            "iou": _per_class(class_names, self.iou),
             "confusion": self.matrix.tolist(),
             "pixels": self.pixels,
         }
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
+
+
+def _per_class(names: list[str] | tuple[str, ...], values: np.ndarray) -> dict[str, float | None]:
+    return {name: _finite(v) for name, v in zip(names, values)}
 
 
 def _finite(value: float) -> float | None:

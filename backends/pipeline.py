@@ -54,6 +54,9 @@ class RunResult:
             )
 
 
+DEFAULT_SIZES = {"fashion-mnist": (28, 28)}  # (height, width); 128x128 for the others
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -72,7 +75,7 @@ def run(
     with _stage(emit, "dataset", "Dataset") as done:
         dataset = prepare_dataset(ws, pipeline.dataset, emit)
         done(f"{dataset.name}@{dataset.version}")
-    with _stage(emit, "train", "Train UNet") as done:
+    with _stage(emit, "train", "Train") as done:
         from backends.training import train  # Keras: imported only when training
 
         trained = train(ws, dataset, pipeline.train, emit, force=force)
@@ -156,7 +159,7 @@ def convert_all(
                     level="warning",
                     message=(
                         f"{fmt.name} {precision} missed its fidelity gate "
-                        f"({fidelity['gate']}: change {fidelity['delta_miou']:+.4f})"
+                        f"({fidelity['gate']}: change {fidelity['delta']:+.4f})"
                     ),
                 )
             )
@@ -223,7 +226,9 @@ def _stage(emit: Emit, stage: str, title: str) -> Iterator[Callable[[str], None]
 def prepare_dataset(ws: Workspace, step: DatasetStep, emit: Emit) -> DatasetRecord:
     from backends.datasets import build
     from backends.datasets.classmap import ClassMap
+    from backends.datasets.idx import FASHION_MNIST_DIR
 
+    size = step.size or DEFAULT_SIZES.get(step.source, (128, 128))
     if step.source == "workspace":
         return ws.catalog.dataset(step.name)
     if step.source == "synth":
@@ -231,9 +236,31 @@ def prepare_dataset(ws: Workspace, step: DatasetStep, emit: Emit) -> DatasetReco
             ws,
             name=step.name,
             images=step.images,
-            size=step.size,
+            size=size,
             seed=step.seed,
             val_fraction=step.val_fraction,
+            emit=emit,
+        )
+    if step.source == "fashion-mnist":
+        return build.import_idx(
+            ws,
+            name=step.name,
+            directory=Path(step.path) if step.path else FASHION_MNIST_DIR,
+            size=size,
+            limits={"train": step.train_images, "val": step.val_images},
+            emit=emit,
+        )
+    if step.source == "folder":
+        if step.path is None:
+            raise BadInput("dataset.source = 'folder' needs dataset.path (the class folders)")
+        return build.import_folder(
+            ws,
+            name=step.name,
+            root=Path(step.path),
+            size=size,
+            channels=step.channels,
+            val_fraction=step.val_fraction,
+            seed=step.seed,
             emit=emit,
         )
     missing = [
@@ -253,6 +280,6 @@ def prepare_dataset(ws: Workspace, step: DatasetStep, emit: Emit) -> DatasetReco
         name=step.name,
         splits=splits,
         class_map=ClassMap.load(step.class_map),
-        size=step.size,
+        size=size,
         emit=emit,
     )

@@ -10,20 +10,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-HEAD = [
-    "Software",
-    "Hardware",
-    "Images",
-    "Accuracy",
-    "Similarity",
-    "mIoU",
-    "ΔmIoU",
-    "p50 (ms)",
-    "p99 (ms)",
-    "Inference time (ms)",
-    "Size (MB)",
-    "Status",
-]
+from backends.tasks import TASKS, delta_label, metric_columns, task_of
 
 
 def write_report(
@@ -49,27 +36,44 @@ def write_report(
 
 def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     classes: list[str] = run.get("classes", [])
-    compared = " ΔmIoU is against TensorFlow fp32." if any("delta_miou" in r for r in rows) else ""
+    columns, delta = metric_columns(rows), delta_label(rows)
+    tasks = [t for t in TASKS.values() if any(task_of(r) is t for r in rows)]
+    compared = f" {delta} is against TensorFlow fp32." if any("delta" in r for r in rows) else ""
+    head = [
+        "Software",
+        "Hardware",
+        "Images",
+        *(header for _, header in columns),
+        delta,
+        "p50 (ms)",
+        "p99 (ms)",
+        "Inference time (ms)",
+        "Size (MB)",
+        "Status",
+    ]
     lines = [
         f"# mllib run {run['run_id']}",
         "",
         f"Dataset `{run['dataset']}`; validation split, every image.{compared}",
         "",
-        _table(HEAD, [_main_cells(r) for r in rows]),
+        _table(head, [_main_cells(r, columns) for r in rows]),
         "",
     ]
-    lines += [
-        "## IoU per class",
-        "",
-        _table(
-            ["Software", "Hardware", *classes],
-            [
-                [r["software"], r["hardware"], *(_num(r.get("iou", {}).get(c)) for c in classes)]
-                for r in rows
-            ],
-        ),
-        "",
-    ]
+    for task in tasks:
+        key, title = task.per_class
+        lines += [
+            f"## {title}",
+            "",
+            _table(
+                ["Software", "Hardware", *classes],
+                [
+                    [r["software"], r["hardware"], *(_num(r.get(key, {}).get(c)) for c in classes)]
+                    for r in rows
+                    if task_of(r) is task
+                ],
+            ),
+            "",
+        ]
     converted = [r for r in rows if r.get("fidelity")]
     if converted:
         lines += [
@@ -81,7 +85,7 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                     "Images",
                     "Max abs diff",
                     "Argmax agreement",
-                    "ΔmIoU",
+                    delta,
                     "Gate",
                     "Passed",
                 ],
@@ -91,7 +95,7 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                         str(f["images"]),
                         f"{f['max_abs_diff']:.2e}",
                         f"{f['argmax_agreement']:.5%}",
-                        _num(f["delta_miou"], signed=True),
+                        _num(f["delta"], signed=True),
                         f["gate"],
                         "yes" if f["passed"] else "**no**",
                     ]
@@ -109,16 +113,15 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             for r in plots
         ]
     lines += [
-        "Accuracy is pixel accuracy without the ignore label; similarity is the IoU pooled "
-        "over the foreground classes (the original mllib's figure); p50/p99 are "
-        "inference-only latency after warm-up; inference time is the end-to-end mean per "
-        "call (input conversion, inference, argmax); batch 1 unless stated.",
+        " ".join(t.note for t in tasks) + " p50/p99 are inference-only latency after warm-up; "
+        "inference time is the end-to-end mean per call (input conversion, inference, argmax); "
+        "batch 1 unless stated.",
         "",
     ]
     return "\n".join(lines)
 
 
-def _main_cells(row: dict[str, Any]) -> list[str]:
+def _main_cells(row: dict[str, Any], columns: list[tuple[str, str]]) -> list[str]:
     latency, e2e = row.get("latency") or {}, row.get("end_to_end") or {}
     status = "ok" if row.get("status") == "ok" else f"failed: {row.get('error', '')}"
     size = row.get("size_bytes")
@@ -126,10 +129,8 @@ def _main_cells(row: dict[str, Any]) -> list[str]:
         row["software"],
         row["hardware"],
         str(row.get("images", "-")),
-        _num(row.get("pixel_accuracy")),
-        _num(row.get("similarity")),
-        _num(row.get("miou")),
-        _num(row.get("delta_miou"), signed=True),
+        *(_num(row.get(key)) for key, _ in columns),
+        _num(row.get("delta"), signed=True),
         _num(latency.get("p50_ms"), 2),
         _num(latency.get("p99_ms"), 2),
         _num(e2e.get("mean_ms"), 2),

@@ -1,5 +1,8 @@
 """Keras training that reports through events, checkpoints every epoch and resumes after a crash.
 
+The dataset's task picks the network (``backends/networks``), the batches (images with masks and
+pixel weights, or images with labels) and the validation figures reported each epoch.
+
 Heavy module (imports Keras): import it inside the stage that trains, never at start-up.
 
 A training job is keyed by the dataset version and the training config. Checkpoints live under
@@ -23,11 +26,12 @@ import numpy as np
 
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import TrainConfig
-from backends.datasets.preprocess import augment
+from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
 from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
+from backends.tasks import Task, task_of
 from backends.workspace import Workspace
 
 import_tensorflow()
@@ -60,10 +64,14 @@ def train(
     key = train_key(dataset, config)
     if not force and (cached := _cached(ws, key)) is not None:
         return cached
+    from backends.networks import build, choose, loss_for
+
     root = ws.path(dataset.path)
     manifest = dataset.manifest
-    num_classes, ignore = len(manifest["classes"]), manifest["ignore"]
+    task = task_of(manifest)
+    classes, ignore = manifest["classes"], manifest["ignore"]
     size = tuple(manifest["image_size"])
+    network = choose(config.network, task.name, size)
     train_split, val_split = split(root, "train"), split(root, "val")
     checkpoints = ws.root / "checkpoints" / key[:16]
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -74,12 +82,16 @@ def train(
     ) as job_id:
         model, done_epochs = _resume(checkpoints)
         if model is None:
-            from backends.networks.unet import build_unet
-
-            model = build_unet(size, num_classes, width=config.width, weights=config.weights)
+            model = build(
+                network,
+                size,
+                manifest.get("channels", 3),
+                len(classes),
+                width=config.width,
+                weights=config.weights,
+            )
             model.compile(
-                optimizer=keras.optimizers.Adam(config.learning_rate),
-                loss=keras.losses.SparseCategoricalCrossentropy(),
+                optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss_for(model)
             )
         else:
             emit(
@@ -91,8 +103,13 @@ def train(
             )
         steps = math.ceil(train_split.size / config.batch_size)
         if done_epochs < config.epochs:
+            batches = (
+                _batches(train_split, config, size, ignore, start_epoch=done_epochs)
+                if ignore is not None
+                else _labelled_batches(train_split, config, size, start_epoch=done_epochs)
+            )
             model.fit(
-                _batches(train_split, config, size, ignore, start_epoch=done_epochs),
+                batches,
                 steps_per_epoch=steps,
                 epochs=config.epochs,
                 initial_epoch=done_epochs,
@@ -106,7 +123,8 @@ def train(
                         config.epochs,
                         done_epochs,
                         val_split,
-                        num_classes,
+                        task,
+                        classes,
                         ignore,
                         checkpoints,
                         ws,
@@ -115,12 +133,13 @@ def train(
             )
         keras_artifact = ws.write_artifact(
             kind="model",
-            name="unet.keras",
+            name=f"{network}.keras",
             write=model.save,
             job_id=job_id,
             dataset_id=dataset.id,
             meta={
-                "network": "unet",
+                "network": network,
+                "task": task.name,
                 "input_size": list(size),
                 "classes": manifest["classes"],
                 "train_key": key,
@@ -128,7 +147,7 @@ def train(
         )
         savedmodel = ws.write_artifact(
             kind="savedmodel",
-            name="unet.savedmodel",
+            name=f"{network}.savedmodel",
             write=lambda path: model.export(str(path), verbose=False),
             parent_id=keras_artifact.id,
             job_id=job_id,
@@ -136,8 +155,8 @@ def train(
             meta=keras_artifact.meta,
         )
         model_id = ws.catalog.add_model(
-            name=f"unet-{dataset.name}",
-            network="unet",
+            name=f"{network}-{dataset.name}",
+            network=network,
             dataset_id=dataset.id,
             artifact_id=keras_artifact.id,
             config=asdict(config),
@@ -197,6 +216,25 @@ def _batches(
         epoch += 1
 
 
+def _labelled_batches(
+    data: Split, config: TrainConfig, size: tuple[int, int], start_epoch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Classification: (images, labels) forever, shards and images shuffled as in
+    :func:`_batches`; augmentation flips and shifts by up to a twelfth of the side."""
+    epoch = start_epoch
+    shift = max(1, min(size) // 12)
+    while True:
+        rng = np.random.default_rng([config.seed, epoch])
+        for shard in rng.permutation(len(data.shards)):
+            images, labels = data.read(int(shard))
+            order = rng.permutation(len(images))
+            for start in range(0, len(order), config.batch_size):
+                pick = order[start : start + config.batch_size]
+                batch = augment_batch(images[pick], rng, shift) if config.augment else images[pick]
+                yield batch.astype(np.float32), labels[pick].astype(np.int32)
+        epoch += 1
+
+
 def _stack(pairs: list[tuple[np.ndarray, np.ndarray]], ignore: int) -> tuple[np.ndarray, ...]:
     images = np.stack([p[0] for p in pairs]).astype(np.float32)
     masks = np.stack([p[1] for p in pairs])
@@ -216,14 +254,15 @@ class _Reporter(keras.callbacks.Callback):
         epochs: int,
         done_epochs: int,
         val_split: Split,
-        num_classes: int,
-        ignore: int,
+        task: Task,
+        classes: list[str],
+        ignore: int | None,
         checkpoints: Path,
         ws: Workspace,
     ) -> None:
         super().__init__()
         self._emit, self._stage, self._steps, self._epochs = emit, stage, steps, epochs
-        self._val, self._num_classes, self._ignore = val_split, num_classes, ignore
+        self._val, self._task, self._classes, self._ignore = val_split, task, classes, ignore
         self._checkpoints, self._ws = checkpoints, ws
         self._progress = ProgressReporter(emit, stage, steps * (epochs - done_epochs), "steps")
         self._epoch = done_epochs
@@ -244,14 +283,27 @@ class _Reporter(keras.callbacks.Callback):
         self._save_checkpoint(done)  # first, so an epoch's metrics imply its checkpoint exists
         self._runtime = self._runtime or TensorFlowRuntime(self.model)
         confusion = evaluate(
-            self._runtime, self._val, num_classes=self._num_classes, ignore=self._ignore
+            self._runtime,
+            self._val,
+            num_classes=len(self._classes),
+            ignore=self._ignore,
+            batch_size=64 if self._ignore is None else 8,
         )
-        for name, value in (
-            ("loss", float((logs or {})["loss"])),
-            ("val_pixel_accuracy", confusion.pixel_accuracy),
-            ("val_miou", confusion.miou),
-        ):
-            self._emit(Metric(stage=self._stage, name=name, value=value, epoch=done))
+        figures = confusion.summary(self._classes, self._task.name)
+        self._emit(
+            Metric(stage=self._stage, name="loss", value=float((logs or {})["loss"]), epoch=done)
+        )
+        # the task's headline figure last: it closes the epoch for whoever listens
+        for key, _ in sorted(self._task.metrics, key=lambda m: m[0] == self._task.primary):
+            value = figures[key]
+            self._emit(
+                Metric(
+                    stage=self._stage,
+                    name=f"val_{key}",
+                    value=float("nan") if value is None else value,
+                    epoch=done,
+                )
+            )
 
     def _save_checkpoint(self, epoch: int) -> None:
         final = self._checkpoints / f"epoch-{epoch:03d}.keras"

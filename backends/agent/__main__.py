@@ -142,6 +142,7 @@ def _bench(args: argparse.Namespace) -> int:
             protocol,
             classes=manifest["classes"],
             ignore=manifest["ignore"],
+            task=manifest.get("task") or "segmentation",
             on_images=progress.advance,
         )
     )

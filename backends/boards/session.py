@@ -216,7 +216,8 @@ class BoardSession:
             await self.upload(split_root / shard["file"], shard["sha256"])
             shards.append({**shard, "file": f"../{shard['sha256']}/{shard['file']}"})
         manifest = json.dumps(
-            {k: split[k] for k in ("classes", "ignore", "image_size")} | {"shards": shards},
+            {k: split.get(k) for k in ("classes", "ignore", "image_size", "task")}
+            | {"shards": shards},
             sort_keys=True,
         ).encode()
         import hashlib

@@ -2,8 +2,9 @@
 
 Random draws under-represent rare classes, and int8 ranges calibrated without them clip those
 classes' activations. Here every class gets its turn: round-robin over classes, each taking the
-not-yet-chosen image with the most pixels of that class. Masks are scored one shard at a time and
-only the chosen images are read, so memory does not grow with the dataset. numpy only.
+not-yet-chosen image with the most pixels of that class (for classification: the next image of
+that class). Targets are scored one shard at a time and only the chosen images are read, so
+memory does not grow with the dataset. numpy only.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ def stratified(split: Split, count: int, num_classes: int) -> np.ndarray:
     where: list[tuple[int, int]] = []  # (shard, index in shard) per image
     scores = []
     for shard in range(len(split.shards)):
-        masks = split.read_masks(shard)
-        scores.append(np.stack([(masks == c).sum(axis=(1, 2)) for c in range(num_classes)], 1))
-        where += [(shard, i) for i in range(len(masks))]
+        targets = split.read_targets(shard)
+        flat = targets.reshape(len(targets), -1)  # labels (N,) or masks (N, H, W)
+        scores.append(np.stack([(flat == c).sum(1) for c in range(num_classes)], 1))
+        where += [(shard, i) for i in range(len(targets))]
+
     if not where or count <= 0:
         return np.zeros((0, 0, 0, 3), np.uint8)
     pixels = np.concatenate(scores)

@@ -11,23 +11,25 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from backends.catalog import DatasetRecord
-from backends.datasets import coco, synth
+from backends.datasets import coco, folder, idx, synth
 from backends.datasets.classmap import ClassMap
-from backends.datasets.preprocess import Size, letterbox
+from backends.datasets.preprocess import Size, letterbox, letterbox_image
 from backends.datasets.shards import MANIFEST, MANIFEST_SCHEMA, dataset_version, write_shard
 from backends.errors import BadInput
 from backends.events import Emit, Log, ProgressReporter
 from backends.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SHARD_SIZE = 256
+SHARD_BYTES = 16 << 20  # 256 images at 128x128 RGB with masks
+MAX_SHARD_IMAGES = 8192
 
 
 def check_name(name: str) -> str:
@@ -47,53 +49,210 @@ def import_coco(
     class_map: ClassMap,
     size: Size,
     emit: Emit,
-    shard_size: int = SHARD_SIZE,
+    shard_size: int | None = None,
     source: dict[str, Any] | None = None,
     stage: str = "dataset",
 ) -> DatasetRecord:
     """Import COCO splits (``split -> (annotations.json, images dir)``) as dataset ``name``."""
     check_name(name)
+    _check_splits(splits)
+    sources = {s: coco.load(ann, images, class_map) for s, (ann, images) in splits.items()}
+    return _assemble(
+        ws,
+        Layout(name, "segmentation", class_map.classes, size, 3, class_map.ignore),
+        {
+            s: (
+                len(src.images),
+                (
+                    letterbox(image, mask, size, class_map.ignore)
+                    for image, mask in coco.samples(src)
+                ),
+            )
+            for s, src in sources.items()
+        },
+        params={"splits": {s: [str(a), str(i)] for s, (a, i) in splits.items()}},
+        extra={"class_map": class_map.to_json()},
+        source=source or {},
+        emit=emit,
+        shard_size=shard_size,
+        stage=stage,
+    )
+
+
+def import_classification(
+    ws: Workspace,
+    *,
+    name: str,
+    classes: tuple[str, ...],
+    splits: Mapping[str, tuple[int, Iterable[tuple[np.ndarray, int]]]],
+    size: Size,
+    channels: int,
+    source: dict[str, Any],
+    emit: Emit,
+    shard_size: int | None = None,
+    stage: str = "dataset",
+) -> DatasetRecord:
+    """Import labelled images (``split -> (count, (image, class id)...)``) as ``name``; images
+    are letterboxed to ``size``. ``source`` identifies the data (it keys the import job)."""
+    check_name(name)
+    _check_splits(splits)
+    return _assemble(
+        ws,
+        Layout(name, "classification", classes, size, channels, None),
+        {
+            s: (count, ((letterbox_image(image, size), label) for image, label in samples))
+            for s, (count, samples) in splits.items()
+        },
+        params={},
+        extra={},
+        source=source,
+        emit=emit,
+        shard_size=shard_size,
+        stage=stage,
+    )
+
+
+def import_idx(
+    ws: Workspace,
+    *,
+    name: str,
+    directory: Path,
+    classes: tuple[str, ...] = idx.FASHION_MNIST_CLASSES,
+    size: Size = (28, 28),
+    limits: Mapping[str, int | None] | None = None,
+    emit: Emit,
+    shard_size: int | None = None,
+) -> DatasetRecord:
+    """MNIST-layout IDX files (Fashion-MNIST by default), the first ``limits[split]`` images of
+    each split when given (both sets are already shuffled)."""
+    limits = limits or {}
+    splits = {}
+    for split_name, (images_stem, labels_stem) in idx.FASHION_MNIST_FILES.items():
+        data = idx.read_split(
+            idx.find(directory, images_stem), idx.find(directory, labels_stem), len(classes)
+        )
+        count = min(len(data.labels), limits.get(split_name) or len(data.labels))
+        splits[split_name] = (
+            count,
+            zip(data.images[:count], data.labels[:count].tolist(), strict=True),
+        )
+    return import_classification(
+        ws,
+        name=name,
+        classes=classes,
+        splits=splits,
+        size=size,
+        channels=1,
+        source={"idx": str(directory), "limits": dict(limits)},
+        emit=emit,
+        shard_size=shard_size,
+    )
+
+
+def import_folder(
+    ws: Workspace,
+    *,
+    name: str,
+    root: Path,
+    size: Size,
+    channels: int = 3,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    emit: Emit,
+    shard_size: int | None = None,
+) -> DatasetRecord:
+    """A folder of class folders (see ``backends/datasets/folder.py``)."""
+    if channels not in (1, 3):
+        raise BadInput(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
+    classes, splits = folder.scan(root, val_fraction=val_fraction, seed=seed)
+    return import_classification(
+        ws,
+        name=name,
+        classes=classes,
+        splits={s: (len(f.files), f.images(channels)) for s, f in splits.items()},
+        size=size,
+        channels=channels,
+        source={
+            "folder": str(Path(root).resolve()),
+            "images": {s: len(f.files) for s, f in splits.items()},
+
+            "val_fraction": val_fraction,
+            "seed": seed,
+        },
+        emit=emit,
+        shard_size=shard_size,
+    )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a dataset holds, before any data is written."""
+
+    name: str
+    task: str
+    classes: tuple[str, ...]
+    size: Size
+    channels: int
+    ignore: int | None  # segmentation's unlabelled pixels; None for classification
+
+
+def _check_splits(splits: Mapping[str, Any]) -> None:
     if "train" not in splits or "val" not in splits:
         raise BadInput("a dataset needs a train and a val split")
-    sources = {s: coco.load(ann, images, class_map) for s, (ann, images) in splits.items()}
-    params = {
-        "name": name,
-        "size": list(size),
-        "class_map": class_map.to_json(),
-        "splits": {s: [str(a), str(i)] for s, (a, i) in splits.items()},
-        "source": source or {},
-    }
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-    with ws.job("dataset", key, params) as job_id:
-        tmp = ws.temporary(f"dataset-{name}")
+
+
+def _assemble(
+    ws: Workspace,
+    layout: Layout,
+    splits: Mapping[str, tuple[int, Iterable[tuple[np.ndarray, Any]]]],
+    *,
+    params: dict[str, Any],
+    extra: dict[str, Any],
+    source: dict[str, Any],
+    emit: Emit,
+    shard_size: int | None,
+    stage: str,
+) -> DatasetRecord:
+    """Write every split's (image, target) samples as shards under ``tmp/``, then move the
+    dataset into place and record it; an identical dataset already present is reused."""
+    key_params = {**asdict(layout), **params, **extra, "source": source}
+
+    key = hashlib.sha256(json.dumps(key_params, sort_keys=True).encode()).hexdigest()
+    with ws.job("dataset", key, key_params) as job_id:
+        tmp = ws.temporary(f"dataset-{layout.name}")
         tmp.mkdir()
         try:
-            total = sum(len(s.images) for s in sources.values())
+            total = sum(count for count, _ in splits.values())
             progress = ProgressReporter(emit, stage, total, "images")
             written = {
-                s: _write_split(tmp, s, src, class_map, size, shard_size, progress)
-                for s, src in sources.items()
+                s: _write_split(tmp, s, samples, layout, shard_size, progress)
+                for s, (_, samples) in splits.items()
             }
-            version = dataset_version(
-                class_map.classes, {s: w["shards"] for s, w in written.items()}
-            )
+            version = dataset_version(layout.classes, {s: w["shards"] for s, w in written.items()})
             manifest = {
                 "schema": MANIFEST_SCHEMA,
-                "name": name,
+                "name": layout.name,
                 "version": version,
-                "task": "segmentation",
-                "classes": list(class_map.classes),
-                "ignore": class_map.ignore,
-                "image_size": list(size),
-                "class_map": class_map.to_json(),
-                "source": source or {},
+                "task": layout.task,
+                "classes": list(layout.classes),
+                "ignore": layout.ignore,
+                "image_size": list(layout.size),
+                "channels": layout.channels,
+                **extra,
+                "source": source,
                 "splits": written,
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-            final = ws.root / "datasets" / name / version
+            final = ws.root / "datasets" / layout.name / version
             if final.exists():
                 shutil.rmtree(tmp)
-                emit(Log(stage=stage, level="info", message=f"{name}@{version} already present"))
+                emit(
+                    Log(
+                        stage=stage,
+                        level="info",
+                        message=f"{layout.name}@{version} already present",
+                    )
+                )
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -101,9 +260,9 @@ def import_coco(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return ws.catalog.add_dataset(
-            name=name,
+            name=layout.name,
             version=version,
-            task="segmentation",
+            task=layout.task,
             path=ws.relative(final),
             manifest=manifest,
             job_id=job_id,
@@ -113,38 +272,44 @@ def import_coco(
 def _write_split(
     root: Path,
     split: str,
-    source: coco.CocoSource,
-    class_map: ClassMap,
-    size: Size,
-    shard_size: int,
+    samples: Iterable[tuple[np.ndarray, Any]],
+    layout: Layout,
+    shard_size: int | None,
     progress: ProgressReporter,
 ) -> dict[str, Any]:
+    """Shards of ``shard_size`` images (by default as many as fit in ``SHARD_BYTES``) and the
+    split's class histogram: pixels per class for segmentation, images per class otherwise."""
+    height, width = layout.size
+    per_image = height * width * (layout.channels + (layout.task == "segmentation"))
+    shard_size = shard_size or min(MAX_SHARD_IMAGES, max(1, SHARD_BYTES // per_image))
     shards: list[dict[str, Any]] = []
-    pixels = np.zeros(256, np.int64)
-    images, masks = [], []
+    histogram = np.zeros(256, np.int64)
+    images: list[np.ndarray] = []
+    targets: list[Any] = []
 
     def flush() -> None:
         path = root / f"{split}-{len(shards):05d}.npz"
-        shards.append(write_shard(path, np.stack(images), np.stack(masks)))
+        labels = np.asarray(targets, np.uint8)
+        shards.append(write_shard(path, np.stack(images), labels))
         images.clear()
-        masks.clear()
+        targets.clear()
 
-    for image, mask in coco.samples(source):
-        image, mask = letterbox(image, mask, size, class_map.ignore)
-        pixels += np.bincount(mask.ravel(), minlength=256)
+    for image, target in samples:
+        if image.shape != (height, width, layout.channels):
+            raise BadInput(f"{split}: an image of shape {image.shape} in a {layout.name} dataset")
+        histogram += np.bincount(np.ravel(target), minlength=256)
         images.append(image)
-        masks.append(mask)
+        targets.append(target)
         progress.advance(message=split)
         if len(images) == shard_size:
             flush()
     if images:
         flush()
-    return {
-        "images": sum(s["images"] for s in shards),
-        "shards": shards,
-        "pixels": pixels[: class_map.num_classes].tolist(),
-        "ignored": int(pixels[class_map.ignore]),
-    }
+    n = len(layout.classes)
+    entry = {"images": sum(s["images"] for s in shards), "shards": shards}
+    if layout.ignore is None:
+        return {**entry, "counts": histogram[:n].tolist()}
+    return {**entry, "pixels": histogram[:n].tolist(), "ignored": int(histogram[layout.ignore])}
 
 
 def synth_dataset(

@@ -1,4 +1,7 @@
-"""Dataset shards: ``.npz`` files of uint8 images (NxHxWx3) and masks (NxHxW), plus a manifest.
+"""Dataset shards: ``.npz`` files of uint8 images (NxHxWxC) and their targets, plus a manifest.
+
+The targets are per-pixel class masks (NxHxW, member ``masks``) for segmentation and one class
+per image (N, member ``labels``) for classification.
 
 This module needs numpy alone, so evaluation shards can be read on a board. The dataset version
 is a hash of the shards' array contents and the class names (not of the zip bytes, which carry
@@ -20,15 +23,16 @@ MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1
 
 
-def write_shard(path: Path, images: np.ndarray, masks: np.ndarray) -> dict[str, Any]:
+def write_shard(path: Path, images: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """Write one shard; return its manifest entry (file, count, file and content hashes)."""
+    member = "masks" if targets.ndim == 3 else "labels"
     with open(path, "wb") as handle:
-        np.savez_compressed(handle, images=images, masks=masks)
+        np.savez_compressed(handle, images=images, **{member: targets})
     return {
         "file": path.name,
         "images": len(images),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "content": content_hash(images, masks),
+        "content": content_hash(images, targets),
     }
 
 
@@ -41,8 +45,13 @@ def content_hash(*arrays: np.ndarray) -> str:
 
 
 def read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images, targets): masks or labels, whichever the shard holds."""
     with np.load(path) as data:
-        return data["images"], data["masks"]
+        return data["images"], _targets(data)
+
+
+def _targets(data: Any) -> np.ndarray:
+    return data["masks"] if "masks" in data.files else data["labels"]
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,10 @@ class Split:
             raise ValueError(f"{path}: shard does not match the manifest's sha256")
         return read_shard(path)
 
-    def read_masks(self, index: int) -> np.ndarray:
-        """Only the masks of one shard (npz members load separately)."""
+    def read_targets(self, index: int) -> np.ndarray:
+        """Only the masks or labels of one shard (npz members load separately)."""
         with np.load(self.root / self.shards[index]["file"]) as data:
-            return data["masks"]
+            return _targets(data)
 
     def batches(
         self, batch_size: int, limit: int | None = None

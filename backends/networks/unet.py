@@ -25,8 +25,6 @@ SKIPS = (
 )
 BOTTLENECK = "block_16_project"
 DECODER_FILTERS = (512, 256, 128, 64)
-BN_MOMENTUM = 0.9
-ENCODER_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 
 
 def build_unet(
@@ -41,14 +39,14 @@ def build_unet(
     from keras import layers
 
     from backends.errors import BadInput
+    from backends.networks import check_alpha, settle_batchnorm
 
     height, width_px = input_size
     if height % 32 or width_px % 32:
         raise BadInput(
             f"UNet input size {height}x{width_px} must be a multiple of 32 (e.g. 480x512)"
         )
-    if width not in ENCODER_WIDTHS:
-        raise BadInput(f"UNet width {width} is not one of {', '.join(map(str, ENCODER_WIDTHS))}")
+    check_alpha("UNet", width)
 
     inputs = keras.Input((height, width_px, 3), name="image")
     scaled = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalise")(inputs)
@@ -67,12 +65,7 @@ def build_unet(
     logits = layers.Conv2DTranspose(num_classes, 3, strides=2, padding="same", name="head")(x)
     probs = layers.Softmax(name="probs")(logits)
     model = keras.Model(inputs, probs, name="unet")
-    for layer in _walk(model):
-        if isinstance(layer, layers.BatchNormalization):
-            # Keras' MobileNetV2 uses momentum 0.999: after a few hundred steps from scratch the
-            # moving statistics are still mostly their initial values and inference collapses
-            # to one class. 0.9 tracks the batch statistics within a few dozen steps.
-            layer.momentum = BN_MOMENTUM
+    settle_batchnorm(model)
     return model
 
 
@@ -82,10 +75,3 @@ def _upsample(x: Any, filters: int) -> Any:
     x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.ReLU()(x)
-
-
-def _walk(layer: Any) -> Any:
-    """Every layer, descending into nested models (the encoder is one)."""
-    yield layer
-    for child in getattr(layer, "layers", []):
-        yield from _walk(child)
