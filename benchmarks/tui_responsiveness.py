@@ -94,7 +94,7 @@ async def measure(root: Path, seconds: float, rate: int) -> tuple[list[float], i
     app = MllibApp(root)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.5)
-        await app.push_screen(BoardScreen("b0", ["void", "person", "vehicle", "animal"]))
+        await app.push_screen(BoardScreen("b0", None))
         stop, result = threading.Event(), {}
         thread = threading.Thread(target=lambda: result.update(sent=feed(app, stop, rate, boards)))
         thread.start()

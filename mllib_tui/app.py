@@ -18,6 +18,7 @@ from textual.worker import WorkerState, get_current_worker
 
 from backends import events as ev
 from backends.errors import Cancelled, MllibError
+from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace, default_root
 from mllib_tui import jobs, state
 from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
@@ -95,6 +96,8 @@ class MllibApp(App[None]):
         snap = self.snapshot = message.snapshot
         board = self.dashboard
         board.query_one(DatasetsPane).show(snap.datasets)
+        focus = snap.focus_dataset()
+        board.query_one(TrainingPane).expect(task_of(focus.manifest) if focus else SEGMENTATION)
         board.query_one(ConversionsPane).show(snap, self.queued)
         board.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)
         if self.last_error:
@@ -295,8 +298,9 @@ class MllibApp(App[None]):
         name = message.row_key.value
         if name is None:
             return
-        classes = self.snapshot.datasets[-1].manifest["classes"] if self.snapshot.datasets else []
-        self.push_screen(BoardScreen(name, classes, self.snapshot.probes.get(name)))
+        self.push_screen(
+            BoardScreen(name, self.snapshot.focus_dataset(), self.snapshot.probes.get(name))
+        )
 
     def bench_board(self, board: str) -> None:
         """Benchmark the newest model's conversions on ``board`` (from its screen)."""

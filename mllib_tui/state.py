@@ -31,6 +31,15 @@ class Snapshot:
     def converted(self) -> list[ArtifactRecord]:
         return [a for a in self.artifacts if a.kind in CONVERTED]
 
+    def focus_dataset(self) -> DatasetRecord | None:
+        """The dataset of the newest trained model (what a board benchmark measures), else the
+        newest dataset."""
+        by_id = {d.id: d for d in self.datasets}
+        for model in reversed(self.models):
+            if model.dataset_id in by_id:
+                return by_id[model.dataset_id]
+        return self.datasets[-1] if self.datasets else None
+
     def model_of(self, artifact: ArtifactRecord) -> ArtifactRecord:
         """The Keras model an artifact was converted from (itself for a model)."""
         by_id = {a.id: a for a in self.artifacts}

@@ -59,7 +59,12 @@ def bench(
     precision: Annotated[
         str, typer.Option(help="Precision label for a model file (an artifact knows its own).")
     ] = "fp32",
-    min_miou: Annotated[float | None, typer.Option(help="Gate: exit 1 below this mIoU.")] = None,
+    min_miou: Annotated[
+        float | None, typer.Option(help="Gate (segmentation): exit 1 below this mIoU.")
+    ] = None,
+    min_accuracy: Annotated[
+        float | None, typer.Option(help="Gate (classification): exit 1 below this top-1.")
+    ] = None,
     board: Annotated[
         list[str] | None,
         typer.Option(help="Run on this board over SSH (repeatable); the Hardware column names it."),
@@ -110,7 +115,7 @@ def bench(
             threads,
             disable_default_delegates,
         )
-        pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou))
+        pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou, min_accuracy=min_accuracy))
         run_id = retry or new_run_id()
         with JsonLines() if as_json else RichProgress() as render:
             if board or tag or retry:

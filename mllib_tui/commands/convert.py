@@ -10,6 +10,7 @@ from rich.console import Console
 
 from backends.config import ConvertStep
 from backends.errors import GateFailed
+from backends.tasks import LABELS
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
@@ -84,12 +85,12 @@ def convert(
                 f"artifact {result.artifact.id}: {fmt.name} {prec} "
                 f"({result.artifact.size / 1e6:.2f} MB){' (reused)' if result.cached else ''}\n"
                 f"  fidelity on {f['images']} images: max abs diff {f['max_abs_diff']:.2e}, "
-                f"argmax agreement {f['argmax_agreement']:.4%}, mIoU {f['miou']:.4f} "
-                f"({f['delta_miou']:+.4f}) — {'passed' if f['passed'] else 'FAILED'} "
+                f"argmax agreement {f['argmax_agreement']:.4%}, {LABELS[f['metric']]} "
+                f"{f['value']:.4f} ({f['delta']:+.4f}) — {'passed' if f['passed'] else 'FAILED'} "
                 f"({f['gate']})"
             )
         if not result.passed:
             raise GateFailed(
                 f"{fmt.name} {prec} (artifact {result.artifact.id}) missed its "
-                f"fidelity gate: {f['gate']}, change {f['delta_miou']:+.4f}"
+                f"fidelity gate: {f['gate']}, change {f['delta']:+.4f}"
             )

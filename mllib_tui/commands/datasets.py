@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from backends.catalog import DatasetRecord
+from backends.events import Emit
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
@@ -18,7 +21,11 @@ from mllib_tui.options import JsonOption, WorkspaceOption, parse_size
 app = typer.Typer(
     help="Create, import and inspect datasets (versions are content hashes).", no_args_is_help=True
 )
-import_app = typer.Typer(help="Import a dataset from an annotation format.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import a dataset: COCO annotations (segmentation), Fashion-MNIST IDX files or a folder "
+    "of class folders (classification).",
+    no_args_is_help=True,
+)
 app.add_typer(import_app, name="import")
 stdout = Console(highlight=False)
 
@@ -45,19 +52,18 @@ def synth(
     it with the 4-class map (void, person, vehicle, animal)."""
     from backends.datasets.build import synth_dataset
 
-    with diagnosed():
-        ws = Workspace.open(workspace)
-        with RichProgress() as render:
-            record = synth_dataset(
-                ws,
-                name=name,
-                images=images,
-                size=parse_size(size),
-                seed=seed,
-                val_fraction=val_fraction,
-                emit=render,
-            )
-        stdout.print(f"{record.name}@{record.version}  {ws.path(record.path)}")
+    _import(
+        workspace,
+        lambda ws, emit: synth_dataset(
+            ws,
+            name=name,
+            images=images,
+            size=parse_size(size),
+            seed=seed,
+            val_fraction=val_fraction,
+            emit=emit,
+        ),
+    )
 
 
 @import_app.command("coco")
@@ -84,18 +90,103 @@ def import_coco(
     from backends.datasets.build import import_coco as run_import
     from backends.datasets.classmap import ClassMap
 
+    _import(
+        workspace,
+        lambda ws, emit: run_import(
+            ws,
+            name=name,
+            splits={"train": (train, images), "val": (val, val_images or images)},
+            class_map=ClassMap.load(class_map),
+            size=parse_size(size),
+            emit=emit,
+        ),
+    )
+
+
+@import_app.command("fashion-mnist")
+def import_fashion_mnist(
+    name: Annotated[str, typer.Argument(help="Dataset name.")] = "fashion-mnist",
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Directory with the four IDX files, gzipped or not (default: Debian's "
+            "dataset-fashion-mnist, /usr/share/datasets/fashion-mnist).",
+        ),
+    ] = None,
+    train_images: Annotated[
+        int | None, typer.Option(min=1, help="Keep the first N training images (a subset).")
+    ] = None,
+    val_images: Annotated[
+        int | None, typer.Option(min=1, help="Keep the first N test images (a subset).")
+    ] = None,
+    size: SizeOption = "28x28",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import Fashion-MNIST (60,000 train and 10,000 test images, 28x28 grey, 10 classes);
+    the test set becomes the val split. Any MNIST-layout IDX set works with --dir.
+
+    Example: apt-get install dataset-fashion-mnist && mllib-tui datasets import fashion-mnist
+    """
+    from backends.datasets.build import import_idx
+    from backends.datasets.idx import FASHION_MNIST_DIR
+
+    _import(
+        workspace,
+        lambda ws, emit: import_idx(
+            ws,
+            name=name,
+            directory=directory or FASHION_MNIST_DIR,
+            size=parse_size(size),
+            limits={"train": train_images, "val": val_images},
+            emit=emit,
+        ),
+    )
+
+
+@import_app.command("folder")
+def import_folder(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    root: Annotated[
+        Path, typer.Argument(help="ROOT/CLASS/*.png, or ROOT/train/CLASS/… and ROOT/val/CLASS/…")
+    ],
+    size: SizeOption = "96x96",
+    channels: Annotated[int, typer.Option(min=1, max=3, help="1 (grey) or 3 (RGB).")] = 3,
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of each class kept for val (without train/ and val/).")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the train/val draw.")] = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import a folder of class folders for classification: the folder names are the classes
+    (sorted); PNG, JPEG, BMP, TIFF, WebP and PNM images.
+
+    Example: mllib-tui datasets import folder flowers ~/data/flowers --size 96x96
+    """
+    from backends.datasets.build import import_folder as run_import
+
+    _import(
+        workspace,
+        lambda ws, emit: run_import(
+            ws,
+            name=name,
+            root=root,
+            size=parse_size(size),
+            channels=channels,
+            val_fraction=val_fraction,
+            seed=seed,
+            emit=emit,
+        ),
+    )
+
+
+def _import(workspace: Path | None, make: Callable[[Workspace, Emit], DatasetRecord]) -> None:
+    """Run one import with progress on stderr and print NAME@VERSION and where it lives; bad
+    input (raised by ``make`` too) is one line, exit 2."""
     with diagnosed():
         ws = Workspace.open(workspace)
-        splits = {"train": (train, images), "val": (val, val_images or images)}
         with RichProgress() as render:
-            record = run_import(
-                ws,
-                name=name,
-                splits=splits,
-                class_map=ClassMap.load(class_map),
-                size=parse_size(size),
-                emit=render,
-            )
+            record = make(ws, render)
         stdout.print(f"{record.name}@{record.version}  {ws.path(record.path)}")
 
 
@@ -141,32 +232,37 @@ def show(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Counts per split and the class pixel histogram of one dataset version."""
+    """Counts per split and the class histogram (pixels for segmentation, images for
+    classification) of one dataset version."""
     with diagnosed():
         record = Workspace.open(workspace).catalog.dataset(ref)
     manifest = record.manifest
     if as_json:
         print(json.dumps(manifest))
         return
+    segmentation = manifest["ignore"] is not None
+    channels = manifest.get("channels", 3)
     stdout.print(
         f"[bold]{record.name}@{record.version}[/]  {manifest['task']}  "
-        f"{'x'.join(map(str, manifest['image_size']))}  ignore={manifest['ignore']}"
+        f"{'x'.join(map(str, manifest['image_size']))}x{channels}"
+        + (f"  ignore={manifest['ignore']}" if segmentation else "")
     )
     table = Table(
         "Split",
         "Images",
         "Shards",
         *manifest["classes"],
-        "ignored",
-        title="Pixels per class",
+        *(["ignored"] if segmentation else []),
+        title="Pixels per class" if segmentation else "Images per class",
         title_justify="left",
     )
     for split_name, split in manifest["splits"].items():
-        total = sum(split["pixels"]) + split["ignored"]
+        counts = [*split["pixels"], split["ignored"]] if segmentation else split["counts"]
+        total = sum(counts) or 1
         table.add_row(
             split_name,
             str(split["images"]),
             str(len(split["shards"])),
-            *(f"{p / total:6.1%}" for p in [*split["pixels"], split["ignored"]]),
+            *(f"{c / total:6.1%}" for c in counts),
         )
     stdout.print(table)

@@ -22,8 +22,9 @@ def run(
         Path | None,
         typer.Argument(
             metavar="[PIPELINE.toml]",
-            help="Pipeline file; without one, the demo: synthetic dataset -> UNet -> ONNX and "
-            "TFLite fp32/fp16/int8 -> benchmark on this machine.",
+            help="Pipeline file (examples/: tiny.toml, fashion-mnist.toml); without one, the "
+            "demo: synthetic dataset -> UNet -> ONNX and TFLite fp32/fp16/int8 -> benchmark on "
+            "this machine.",
         ),
     ] = None,
     headless: Annotated[
@@ -45,14 +46,23 @@ def run(
         ),
     ] = False,
     min_miou: Annotated[
-        float | None, typer.Option(help="Gate: exit 1 when a row's mIoU is below this.")
+        float | None,
+        typer.Option(help="Gate (segmentation): exit 1 when a row's mIoU is below this."),
     ] = None,
     min_pixel_accuracy: Annotated[
-        float | None, typer.Option(help="Gate: exit 1 when a row's pixel accuracy is below this.")
+        float | None,
+        typer.Option(help="Gate (segmentation): exit 1 when a row's pixel accuracy is below this."),
+    ] = None,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(help="Gate (classification): exit 1 when a row's top-1 is below this."),
     ] = None,
     max_drop: Annotated[
         float | None,
-        typer.Option(help="Gate: exit 1 when a row's mIoU is this much below TensorFlow fp32."),
+        typer.Option(
+            help="Gate: exit 1 when a row's mIoU (top-1 for classification) is this much below "
+            "TensorFlow fp32."
+        ),
     ] = None,
     junit: JunitOption = None,
 ) -> None:
@@ -69,6 +79,7 @@ def run(
         overrides = {
             "min_miou": min_miou,
             "min_pixel_accuracy": min_pixel_accuracy,
+            "min_accuracy": min_accuracy,
             "max_drop": max_drop,
         }
         gates = dataclasses.replace(

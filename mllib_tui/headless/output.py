@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from backends import events as ev
+from backends.tasks import HEADLINES, delta_label, metric_columns
 
 
 class JsonLines:
@@ -80,12 +81,13 @@ class RichProgress:
                     )
             case ev.Metric(name=name, value=value, epoch=epoch) if epoch is not None:
                 self._epoch[name] = value
-                if name == "val_miou":
-                    self.console.print(
-                        f"  epoch {epoch:>3}  loss {self._epoch.get('loss', float('nan')):.4f}  "
-                        f"val pixel accuracy {self._epoch.get('val_pixel_accuracy', 0):.4f}  "
-                        f"val mIoU {value:.4f}"
+                if (task := HEADLINES.get(name)) is not None:
+                    figures = "  ".join(
+                        f"val {label} {self._epoch.get(f'val_{key}', float('nan')):.4f}"
+                        for key, label in task.metrics
                     )
+                    loss = self._epoch.get("loss", float("nan"))
+                    self.console.print(f"  epoch {epoch:>3}  loss {loss:.4f}  {figures}")
             case ev.Log(level=level, message=message):
                 self.console.print(f"  [dim]{level}: {message}[/]")
             case ev.StageFinished(stage=stage, status=status, seconds=seconds, detail=detail):
@@ -111,14 +113,13 @@ def results_table(rows: list[dict[str, Any]]) -> Table:
         caption=f"on {hardware.pop()}" if shared else None,
         caption_justify="left",
     )
+    metrics = metric_columns(rows)
     columns = [
         "Software",
         *([] if shared else ["Hardware"]),
         "Images",
-        "Accuracy",
-        "Similarity",
-        "mIoU",
-        "ΔmIoU",
+        *(header for _, header in metrics),
+        delta_label(rows),
         "p50 ms",
         "p99 ms",
         "MB",
@@ -138,10 +139,8 @@ def results_table(rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             *lead,
             str(row["images"]),
-            _fmt(row["pixel_accuracy"]),
-            _fmt(row["similarity"]),
-            _fmt(row["miou"]),
-            _fmt(row.get("delta_miou"), signed=True),
+            *(_fmt(row.get(key)) for key, _ in metrics),
+            _fmt(row.get("delta"), signed=True),
             _fmt(latency.get("p50_ms"), 2),
             _fmt(latency.get("p99_ms"), 2),
             f"{row['size_bytes'] / 1e6:.1f}",

@@ -12,11 +12,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from backends import events as ev
-from backends.catalog import ArtifactRecord
+from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.formats import FORMATS, software_label
+from backends.tasks import SEGMENTATION, task_of
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
-
-COLUMNS = ("Software", "Images", "Accuracy", "Similarity", "mIoU", "p50", "p90", "p99", "Status")
 
 
 def row_key(artifact_id: int, runtime: str) -> str:
@@ -45,11 +44,24 @@ class BoardScreen(Screen[None]):
     ]
 
     def __init__(
-        self, board: str, class_names: list[str], facts: dict[str, Any] | None = None
+        self, board: str, dataset: DatasetRecord | None, facts: dict[str, Any] | None = None
     ) -> None:
+        """``dataset``: what the rows are measured on (its task picks the metric columns)."""
         super().__init__()
         self.board = board
-        self.class_names = class_names
+        # not `self.task`: Screen already has one
+        self.measure = task_of(dataset.manifest) if dataset else SEGMENTATION
+
+        self.class_names = dataset.manifest["classes"] if dataset else []
+        self.columns = (
+            "Software",
+            "Images",
+            *(header for _, header in self.measure.metrics),
+            "p50",
+            "p90",
+            "p99",
+            "Status",
+        )
         self.facts = facts
         self.rows: dict[str, dict[str, Any]] = {}
         self.pending: list[str] = []  # planned rows not started yet, in run order
@@ -59,7 +71,7 @@ class BoardScreen(Screen[None]):
         yield Header()
         with Horizontal(id="top"):
             table: DataTable = DataTable(cursor_type="row", id="bench")
-            for column in COLUMNS:
+            for column in self.columns:
                 table.add_column(column, key=column)
 
             yield table
@@ -93,13 +105,7 @@ class BoardScreen(Screen[None]):
                 key = row_key(artifact.id, runtime)
                 cells = (
                     software_label(runtime, artifact.meta.get("precision", "fp32")),
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
+                    *["-"] * (len(self.columns) - 2),
                     "queued",
                 )
                 if key in self.rows or key in {k.value for k in table.rows}:
@@ -132,9 +138,7 @@ class BoardScreen(Screen[None]):
         cells = (
             row["software"],
             str(row.get("images", "-")),
-            _f(row.get("pixel_accuracy")),
-            _f(row.get("similarity")),
-            _f(row.get("miou")),
+            *(_f(row.get(key)) for key, _ in self.measure.metrics),
             _f(latency.get("p50_ms"), 2),
             _f(latency.get("p90_ms"), 2),
             _f(latency.get("p99_ms"), 2),
@@ -143,10 +147,13 @@ class BoardScreen(Screen[None]):
         if key not in {k.value for k in table.rows}:
             table.add_row(*cells, key=key)
         else:
-            for column, value in zip(COLUMNS, cells, strict=True):
+            for column, value in zip(self.columns, cells, strict=True):
                 table.update_cell(key, column, value, update_width=True)
         self.rows[key] = row
-        self.query_one(RichLog).write(f"{row['software']}: {cells[-1]}, mIoU {cells[4]}")
+        self.query_one(RichLog).write(
+            f"{row['software']}: {cells[-1]}, {self.measure.primary_label} "
+            f"{_f(row.get(self.measure.primary))}"
+        )
         self._heatmap(key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -156,7 +163,7 @@ class BoardScreen(Screen[None]):
         row = self.rows.get(key or "")
         if row and row.get("confusion"):
             self.query_one(ConfusionHeatmap).show(
-                row["confusion"], self.class_names, row["software"]
+                row["confusion"], row.get("classes", self.class_names), row["software"]
             )
 
     def action_toggle_normalised(self) -> None:

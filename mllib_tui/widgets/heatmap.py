@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 # white -> deep blue, like the report's PNGs (and readable without colour: values are printed)
+COMPACT = 6
 _STOPS = [(255, 255, 255), (158, 202, 225), (49, 130, 189), (8, 48, 107)]
 
 
@@ -39,24 +40,34 @@ class ConfusionHeatmap(Widget):
     def render(self) -> Table | Text:
         if not self.matrix:
             return Text("No confusion matrix yet: run a benchmark (b).", style="dim")
-        mode = "row-normalised" if self.normalised else "pixel counts"
+        size = len(self.matrix)
+        names = self.class_names if len(self.class_names) == size else list(map(str, range(size)))
+        # Up to COMPACT classes: names on both axes and 0.00 shares. More (Fashion-MNIST's 10):
+        # numbered columns and shares in percent, so 10x10 fits a side panel of 50 columns.
+        compact = size > COMPACT
+        mode = "row-normalised" + (" %" if compact else "") if self.normalised else "counts"
         table = Table(
             title=f"{self.title} — {mode} (n toggles)",
             title_justify="left",
             show_edge=False,
             pad_edge=False,
             box=None,
-            padding=(0, 1),
+            padding=(0, 0 if compact else 1),
         )
         table.add_column("true↓ pred→", style="bold")
-        for name in self.class_names:
-            table.add_column(name[:9], justify="right")
-        for name, row in zip(self.class_names, self.matrix, strict=True):
+        for i, name in enumerate(names):
+            table.add_column(str(i) if compact else name[:9], justify="right")
+        for i, (name, row) in enumerate(zip(names, self.matrix, strict=True)):
             total = sum(row) or 1
             cells = []
             for count in row:
                 share = count / total
-                text = f"{share:.2f}" if self.normalised else f"{count}"
-                cells.append(Text(f" {text} ", style=shade(share)))
-            table.add_row(name, *cells)
+                if not self.normalised:
+                    text = f" {count} "
+                elif compact:
+                    text = f"{round(share * 100):>3} "
+                else:
+                    text = f" {share:.2f} "
+                cells.append(Text(text, style=shade(share)))
+            table.add_row(f"{i} {name[:10]}" if compact else name, *cells)
         return table

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Sparkline
 
 from backends.boards.inventory import Board
 from backends.catalog import DatasetRecord
+from backends.tasks import HEADLINES, Task
 from mllib_tui.state import Snapshot
 
 
@@ -87,13 +88,18 @@ class TrainingPane(Pane):
 
         yield Label("loss", id="loss-label")
         yield Sparkline([], id="loss")
-        yield Label("val mIoU", id="miou-label")
-        yield Sparkline([], id="miou")
+        yield Label("val mIoU", id="val-label")
+        yield Sparkline([], id="val")
+
+    def expect(self, task: Task) -> None:
+        """Name the validation figure after the workspace's task, until an epoch reports one."""
+        if not self.query_one("#val", Sparkline).data:
+            self.query_one("#val-label", Label).update(f"val {task.primary_label}")
 
     def start(self, title: str) -> None:
         self.query_one("#train-status", Label).update(title)
         self.query_one("#loss", Sparkline).data = []
-        self.query_one("#miou", Sparkline).data = []
+        self.query_one("#val", Sparkline).data = []
         self.query_one(ProgressBar).update(total=None, progress=0)
 
     def progress(self, done: float, total: float | None, message: str) -> None:
@@ -102,12 +108,13 @@ class TrainingPane(Pane):
             self.query_one("#train-status", Label).update(message)
 
     def metric(self, name: str, value: float, epoch: int) -> None:
-        target = {"loss": "loss", "val_miou": "miou"}.get(name)
-        if target is None:
+        task = HEADLINES.get(name)
+        if name != "loss" and task is None:
             return
+        target = "loss" if task is None else "val"
         sparkline = self.query_one(f"#{target}", Sparkline)
         sparkline.data = [*sparkline.data, value]
-        label = "loss" if target == "loss" else "val mIoU"
+        label = "loss" if task is None else f"val {task.primary_label}"
         self.query_one(f"#{target}-label", Label).update(f"{label} {value:.4f} (epoch {epoch})")
 
     def finish(self, text: str) -> None:
@@ -127,7 +134,7 @@ class ConversionsPane(Pane):
             verdict = (
                 "-"
                 if fidelity is None
-                else f"{'ok' if fidelity['passed'] else 'FAILED'} {fidelity['delta_miou']:+.4f}"
+                else f"{'ok' if fidelity['passed'] else 'FAILED'} {fidelity['delta']:+.4f}"
             )
             rows[f"a{a.id}"] = (
                 str(a.id),
