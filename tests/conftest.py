@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backends import events as ev
 from backends.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,3 +41,41 @@ def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = cli("run", "--headless", "--json", "-w", str(root), str(TINY))
     assert result.returncode == 0, result.stderr
     return root
+
+
+SUBSET = """
+[dataset]
+source = "fashion-mnist"
+name = "fm-subset"
+train_images = 1500
+val_images = 300
+
+[train]
+epochs = 2
+batch_size = 32
+width = 0.5
+
+[convert]
+representative_images = 40
+fidelity_images = 300
+max_drop_int8 = 0.03
+
+[bench]
+warmup_runs = 2
+warmup_seconds = 0
+min_runs = 5
+min_seconds = 0
+eval_batch_size = 32
+"""
+
+
+@pytest.fixture(scope="session")
+def fashion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[ev.Event]]:
+    """(workspace, pipeline file, events) after one headless run of the classification
+    pipeline on a subset of the real Fashion-MNIST (shared: training costs seconds)."""
+    root = tmp_path_factory.mktemp("fashion")
+    pipeline = root / "fm.toml"
+    pipeline.write_text(SUBSET)
+    out = cli("run", "--headless", "--json", "-w", str(root / "ws"), str(pipeline))
+    assert out.returncode == 0, out.stderr
+    return root / "ws", pipeline, [ev.decode(line) for line in out.stdout.splitlines()]

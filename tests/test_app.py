@@ -81,7 +81,7 @@ async def test_demo_streams_training_into_the_dashboard(tmp_path: Path) -> None:
         await wait_for(
             pilot, lambda: len(rows(app.dashboard.query_one("#artifacts-table", DataTable))) == 5
         )
-        assert len(app.dashboard.query_one("#miou", Sparkline).data) == 2
+        assert len(app.dashboard.query_one("#val", Sparkline).data) == 2
         assert rows(app.dashboard.query_one("#datasets-table", DataTable))[0][0] == "tiny"
 
 

@@ -15,6 +15,7 @@ from backends import events as ev
 from backends.workspace import Workspace
 from tests.conftest import cli
 from tests.sshd import Fleet
+from tests.test_classification_data import needs_fashion
 
 pytestmark = pytest.mark.slow
 FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
@@ -126,6 +127,26 @@ def test_bench_on_boards_equals_the_local_run(env: Env) -> None:
         assert row["confusion"] == local_row["confusion"]
         assert row["miou"] == local_row["miou"] and row["status"] == "ok"
         assert row["machine"]["python"] != ""  # the board's own manifest
+
+
+@needs_fashion
+def test_classification_on_a_board_equals_the_local_run(fleet: Fleet, fashion, tmp_path) -> None:
+    ws, _, _ = fashion
+    board = Env(fleet, ws, fleet.devices_toml(tmp_path / "devices.toml"))
+    int8 = board.artifact("tflite", "int8")
+    remote = board("bench", str(int8.id), "--board", "beta", *FAST, "--json")
+    assert remote.returncode == 0, remote.stderr
+    local = cli("bench", str(int8.id), *FAST, "-w", str(ws), "--json")
+    (row, local_row) = [
+        e.data
+        for out in (remote, local)
+        for e in map(ev.decode, out.stdout.splitlines())
+        if isinstance(e, ev.Result)
+    ]
+    assert row["board"] == "beta" and row["task"] == local_row["task"] == "classification"
+    assert row["accuracy"] == local_row["accuracy"] > 0.6 and row["images"] == 300
+    assert row["confusion"] == local_row["confusion"] and len(row["confusion"]) == 10
+    assert row["recall"] == local_row["recall"]
 
 
 def test_killed_mid_deploy_keeps_the_old_model(env: Env, fleet: Fleet, tmp_path: Path) -> None:

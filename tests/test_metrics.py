@@ -53,3 +53,32 @@ def test_matches_a_naive_loop_on_random_labels() -> None:
         if t != 255:
             expected[t, p] += 1
     assert (ConfusionMatrix.from_labels(true, pred, 5).matrix == expected).all()
+
+
+def test_classification_figures_by_hand() -> None:
+    # 3 classes, 8 images; class 2 is never predicted
+    true = np.array([0, 0, 0, 1, 1, 2, 2, 1])
+    pred = np.array([0, 0, 1, 1, 1, 1, 0, 1])
+    cm = ConfusionMatrix.from_labels(true, pred, 3, ignore=None)
+    assert cm.matrix.tolist() == [[2, 1, 0], [0, 3, 0], [1, 1, 0]]
+    assert cm.pixel_accuracy == 5 / 8
+    assert np.allclose(cm.precision[:2], [2 / 3, 3 / 5]) and math.isnan(cm.precision[2])
+    assert np.allclose(cm.recall, [2 / 3, 1, 0])
+    f1 = [2 * (2 / 3) * (2 / 3) / (4 / 3), 2 * (3 / 5) / (3 / 5 + 1), 0]
+    assert math.isclose(cm.macro_f1, sum(f1) / 3)
+    summary = cm.summary(["a", "b", "c"], "classification")
+    assert summary["accuracy"] == 0.625 and summary["precision"]["c"] is None
+    assert summary["recall"] == {"a": 0.666667, "b": 1.0, "c": 0.0}
+    assert "miou" not in summary and summary["confusion"] == cm.matrix.tolist()
+
+
+def test_macro_f1_matches_per_class_loop_on_random_labels() -> None:
+    rng = np.random.default_rng(1)
+    true, pred = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+    scores = []
+    for c in range(10):
+        tp = np.sum((true == c) & (pred == c))
+        fp, fn = np.sum((true != c) & (pred == c)), np.sum((true == c) & (pred != c))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    cm = ConfusionMatrix.from_labels(true, pred, 10, ignore=None)
+    assert math.isclose(cm.macro_f1, float(np.mean(scores)))

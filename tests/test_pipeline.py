@@ -27,7 +27,7 @@ def test_headless_json_run_streams_events_and_writes_the_report(trained_ws: Path
         "LiteRT int8",
     ]
     assert all(r["status"] == "ok" for r in result["rows"])
-    assert row["images"] == 5 and row["delta_miou"] == 0
+    assert row["images"] == 5 and row["delta"] == 0 and row["task"] == "segmentation"
     assert set(row["iou"]) == {"void", "person", "vehicle", "animal"}
     assert 0 <= row["miou"] <= 1 and 0 <= row["pixel_accuracy"] <= 1
     assert sum(map(sum, row["confusion"])) == row["pixels"] > 0

@@ -68,7 +68,7 @@ def _workspace(root: Path) -> Path:
             size=10,
             parent_id=model.id if kind == "onnx" else saved.id,
             dataset_id=dataset.id,
-            meta={"precision": precision, "fidelity": {"passed": True, "delta_miou": delta}},
+            meta={"precision": precision, "fidelity": {"passed": True, "delta": delta}},
         )
     c.add_probe("local", {**FACTS, "arch": "x86_64", "runtimes": ["litert", "onnxruntime"]})
     (root / "devices.toml").write_text('[boards.rpi4]\nhost = "rpi4.local"\ntags = ["arm64"]\n')
@@ -113,7 +113,7 @@ async def _loaded(pilot) -> None:
 
 async def _board_screen(pilot) -> None:
     await _loaded(pilot)
-    screen = BoardScreen("rpi4", CLASSES, FACTS)
+    screen = BoardScreen("rpi4", pilot.app.snapshot.focus_dataset(), FACTS)
     await pilot.app.push_screen(screen)
     await pilot.pause(0.1)
     screen.show_row(_row("ONNX Runtime fp32", "onnxruntime", 3, 41.2))

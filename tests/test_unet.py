@@ -42,10 +42,11 @@ def test_width_scales_encoder_and_decoder(keras) -> None:
 
 
 def test_batchnorm_tracks_short_runs(keras) -> None:
-    from backends.networks.unet import BN_MOMENTUM, _walk, build_unet
+    from backends.networks import BN_MOMENTUM, walk
+    from backends.networks.unet import build_unet
 
     model = build_unet((64, 64), 4, width=0.35)
-    bns = [x for x in _walk(model) if isinstance(x, keras.layers.BatchNormalization)]
+    bns = [x for x in walk(model) if isinstance(x, keras.layers.BatchNormalization)]
     assert len(bns) > 40 and {b.momentum for b in bns} == {BN_MOMENTUM}
 
 
