@@ -9,20 +9,27 @@ import os
 import platform
 from pathlib import Path
 
+X86 = ("x86_64", "amd64", "i386", "i686")
+
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "Hardware"):
-                return value.strip()
-    except OSError:
-        pass
+    for key, value in _cpuinfo():
+        if key in ("model name", "Model", "Hardware"):
+            return value
     return platform.processor() or platform.machine()
 
 
+def emulated() -> bool:
+    """True under user-mode emulation (qemu-user): the process is of one architecture while
+    /proc/cpuinfo, which qemu passes through, describes a CPU of another."""
+    keys = {key for key, _ in _cpuinfo()}
+    x86_cpu, arm_cpu = "vendor_id" in keys, "CPU implementer" in keys
+    native_x86 = platform.machine().lower() in X86
+    return (x86_cpu and not native_x86) or (arm_cpu and native_x86)
+
+
 def manifest() -> dict[str, str | int]:
-    return {
+    info: dict[str, str | int] = {
         "hostname": platform.node(),
         "cpu": cpu_model(),
         "cores": os.cpu_count() or 1,
@@ -30,8 +37,20 @@ def manifest() -> dict[str, str | int]:
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
     }
+    if emulated():
+        info["emulated"] = "qemu-user"  # latency figures say little about the real chip
+    return info
 
 
 def hardware_label(info: dict[str, str | int]) -> str:
     """A short label for the results table's Hardware column, like the original's."""
-    return f"{info['arch']} {info['cpu']} ({info['cores']} cores)"
+    emulation = f", emulated by {info['emulated']}" if info.get("emulated") else ""
+    return f"{info['arch']} {info['cpu']} ({info['cores']} cores{emulation})"
+
+
+def _cpuinfo() -> list[tuple[str, str]]:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+    return [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines)]

@@ -110,21 +110,28 @@ class Fleet:
         self.python = board_python()
         self.boards: dict[str, SshBoard] = {}
 
-    def add(self, name: str, index: int) -> SshBoard:
+    def add(self, name: str, index: int, *, chroot: Path | None = None) -> SshBoard:
+        """Board ``name``; with ``chroot`` (a root file system, root only) sshd confines the
+        board user's sessions to it, so commands run that system's programs (another
+        architecture's, under qemu-user) while SFTP is served by the host's sshd."""
         user = f"mllib-b{index}" if AS_ROOT else pwd.getpwuid(os.getuid()).pw_name
         board_dir = self.root / name
-        home = board_dir / "home"
+        board_dir.mkdir()
+        home = (chroot / "home" / user) if chroot else board_dir / "home"
+        shutil.rmtree(home, ignore_errors=True)  # a chroot is reused between runs
         home.mkdir(parents=True)
         os.chmod(board_dir, 0o755)
         _keygen(board_dir / "host_ed25519")
         shutil.copy(self.client_key.with_suffix(".pub"), board_dir / "authorized_keys")
         if AS_ROOT:
+            login_home = f"/home/{user}" if chroot else str(home)
+            shell = "/bin/sh" if chroot else "/bin/bash"
             if subprocess.run(["id", user], capture_output=True).returncode != 0:
-                subprocess.run(
-                    ["useradd", "-M", "-d", str(home), "-s", "/bin/bash", user], check=True
-                )
-            subprocess.run(["usermod", "-d", str(home), "-p", "*", user], check=True)
+                subprocess.run(["useradd", "-M", "-d", login_home, "-s", shell, user], check=True)
+            subprocess.run(["usermod", "-d", login_home, "-s", shell, "-p", "*", user], check=True)
             shutil.chown(home, user)
+            if chroot:
+                _add_user_to(chroot, user, login_home, shell)
         port = free_port()
         (board_dir / "sshd_config").write_text(f"""
 Port {port}
@@ -141,6 +148,7 @@ StrictModes no
 AllowTcpForwarding yes
 Subsystem sftp internal-sftp
 LogLevel ERROR
+{f"ChrootDirectory {chroot}" if chroot else ""}
 """)
         board = SshBoard(name, port, user, home, board_dir)
         board.start()
@@ -189,6 +197,18 @@ def _descendants(root: int) -> list[int]:
             found.append(child)
             queue.append(child)
     return found
+
+
+def _add_user_to(root: Path, user: str, home: str, shell: str) -> None:
+    """The host user's passwd and group lines inside a chroot, so its programs know the user."""
+    entry = pwd.getpwnam(user)
+    for name, line in (
+        ("passwd", f"{user}:x:{entry.pw_uid}:{entry.pw_gid}::{home}:{shell}\n"),
+        ("group", f"{user}:x:{entry.pw_gid}:\n"),
+    ):
+        path = root / "etc" / name
+        kept = [x for x in path.read_text().splitlines(True) if not x.startswith(f"{user}:")]
+        path.write_text("".join(kept) + line)
 
 
 def _keygen(path: Path, passphrase: str = "") -> None:

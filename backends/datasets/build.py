@@ -175,7 +175,6 @@ def import_folder(
         source={
             "folder": str(Path(root).resolve()),
             "images": {s: len(f.files) for s, f in splits.items()},
-
             "val_fraction": val_fraction,
             "seed": seed,
         },
