@@ -56,3 +56,15 @@ DevicesOption = Annotated[
     ),
 ]
 ConcurrencyOption = Annotated[int, typer.Option(help="Boards worked on at the same time.")]
+
+CredsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--creds",
+        envvar="MLLIB_CREDS",
+        help="creds.json as the original mllib wrote it (list 's3' of endpoints with sets).",
+    ),
+]
+StorageEntryOption = Annotated[
+    str | None, typer.Option("--storage", help="Which creds.json entry (by name).")
+]

@@ -2,6 +2,7 @@
 
     agent.pyz probe WORKDIR
     agent.pyz sha256 PATH
+    agent.pyz fetch URL PATH   (a presigned URL: the board needs no storage credentials)
     agent.pyz bench --model PATH --runtime NAME --split MANIFEST [protocol options]
 
 Exit status: 0 ok, 2 bad input (named in an Error event), 3 failure, 128+N on signal N.
@@ -106,6 +107,34 @@ def _sha256(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    """Download a (presigned) URL to PATH with the board's own TLS trust, hashing as it comes;
+    the workstation compares the hash. Messages name the host and path, never the query (it
+    carries the signature)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = urllib.parse.urlsplit(args.url)
+    where = f"{url.scheme}://{url.netloc}{url.path}"
+    digest, done = hashlib.sha256(), 0
+    try:
+        with urllib.request.urlopen(args.url, timeout=30) as response, open(args.path, "wb") as out:
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+    except urllib.error.HTTPError as exc:
+        raise ValueError(f"{where}: HTTP {exc.code} {exc.reason} (expired URL?)") from None
+    except urllib.error.URLError as exc:
+        raise ValueError(f"{where}: cannot fetch ({exc.reason})") from None
+    emit(ev.Result(stage="fetch", name=where, data={"sha256": digest.hexdigest(), "size": done}))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from backends.bench import Protocol, benchmark
     from backends.datasets.shards import Split
@@ -165,6 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     sha.add_argument("--stall", type=float, default=30.0, help="seconds without growth")
 
     sha.set_defaults(handler=_sha256)
+    fetch = commands.add_parser("fetch")
+    fetch.add_argument("url")
+    fetch.add_argument("path")
+    fetch.set_defaults(handler=_fetch)
     bench = commands.add_parser("bench")
     bench.add_argument("--model", required=True)
     bench.add_argument("--runtime", required=True)

@@ -78,8 +78,10 @@ async def deploy(
     slot: str | None = None,
     rollback: bool = False,
     limit: int = 4,
+    url: str | None = None,
 ) -> dict[str, Outcome | BaseException]:
-    """Deploy (or roll back) one artifact to many boards; per board: what happened."""
+    """Deploy (or roll back) one artifact to many boards; per board: what happened. With
+    ``url`` (presigned, from object storage) each board downloads the artifact itself."""
     slot = slot or default_slot(artifact)
     local = None if rollback else ws.verify(artifact)
 
@@ -95,6 +97,7 @@ async def deploy(
             artifact.sha256,
             slot,
             lambda done, _total: progress.advance(done - progress.done),
+            url=url,
         )
         return {
             "action": "deployed" if changed else "already current",

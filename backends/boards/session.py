@@ -113,8 +113,10 @@ class BoardSession:
         sha256: str,
         progress: ByteProgress | None = None,
         name: str | None = None,
+        url: str | None = None,
     ) -> str:
-        """Put ``local`` into the board's store (skipped when already there), hash-checked."""
+        """Put ``local`` into the board's store (skipped when already there), hash-checked;
+        with ``url`` (presigned) the board fetches the bytes itself instead of SFTP."""
         name = name or local.name
         final_dir = self.path("store", sha256)
         final = posixpath.join(final_dir, name)
@@ -124,19 +126,11 @@ class BoardSession:
         tmp = posixpath.join(tmp_dir, name)
         await self.transport.makedirs(tmp_dir)
         await self.agent()
-        # The board hashes the bytes on its disk while they arrive: one pass, not two.
-        hashing = asyncio.ensure_future(
-            self.result(["sha256", tmp, "--size", str(local.stat().st_size)])
-        )
         try:
-            try:
-                await self.transport.put(local, tmp, progress)
-            except BaseException:
-                hashing.cancel()
-                with contextlib.suppress(BaseException):
-                    await hashing
-                raise
-            digest = (await hashing)["sha256"]
+            if url is None:
+                digest = await self._put_hashed(local, tmp, progress)
+            else:
+                digest = (await self.result(["fetch", url, tmp]))["sha256"]
 
             if digest != sha256:
                 raise StageFailed(
@@ -151,8 +145,28 @@ class BoardSession:
                 await self.transport.remove(tmp_dir)
         return final
 
+    async def _put_hashed(self, local: Path, tmp: str, progress: ByteProgress | None) -> str:
+        """SFTP ``local`` to ``tmp``; the board hashes the bytes on its disk while they arrive
+        (one pass, not two)."""
+        hashing = asyncio.ensure_future(
+            self.result(["sha256", tmp, "--size", str(local.stat().st_size)])
+        )
+        try:
+            await self.transport.put(local, tmp, progress)
+        except BaseException:
+            hashing.cancel()
+            with contextlib.suppress(BaseException):
+                await hashing
+            raise
+        return (await hashing)["sha256"]
+
     async def deploy(
-        self, local: Path, sha256: str, slot: str, progress: ByteProgress | None = None
+        self,
+        local: Path,
+        sha256: str,
+        slot: str,
+        progress: ByteProgress | None = None,
+        url: str | None = None,
     ) -> bool:
         """Make ``local`` the slot's current model; False when it already was (nothing done)."""
         slot_dir = self.path("deployed", slot)
@@ -162,7 +176,7 @@ class BoardSession:
             self.path("store", sha256, local.name)
         ):
             return False
-        await self.upload(local, sha256, progress)
+        await self.upload(local, sha256, progress, url=url)
         await self.transport.makedirs(slot_dir)
         if current is not None:
             await self._point(slot_dir, "previous", current)

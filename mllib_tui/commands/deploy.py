@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,11 +17,15 @@ from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import (
     ConcurrencyOption,
+    CredsOption,
     DevicesOption,
     JsonOption,
+    StorageEntryOption,
     WorkspaceOption,
     artifact_id,
 )
+
+PRESIGNED_SECONDS = 900  # long enough for a slow board link, short enough to be worthless later
 
 
 def deploy(
@@ -36,6 +42,15 @@ def deploy(
     rollback: Annotated[
         bool, typer.Option(help="Make the slot's previous version current again.")
     ] = False,
+    via_storage: Annotated[
+        bool,
+        typer.Option(
+            help="Boards download the model themselves through a presigned URL from object "
+            "storage (--creds); they need no storage credentials, only HTTPS to the store."
+        ),
+    ] = False,
+    creds: CredsOption = None,
+    storage: StorageEntryOption = None,
     concurrency: ConcurrencyOption = 4,
     devices: DevicesOption = None,
     workspace: WorkspaceOption = None,
@@ -57,6 +72,11 @@ def deploy(
             raise BadInput(f"--slot {slot!r}: use letters, digits, '.', '_' and '-' only")
         chosen = inventory.select(boards or [], tag)
         with JsonLines() if as_json else RichProgress() as render:
+            url = (
+                asyncio.run(presigned(ws, record, creds, storage, render))
+                if via_storage and not rollback
+                else None
+            )
             results = asyncio.run(
                 fleet.deploy(
                     ws,
@@ -67,6 +87,7 @@ def deploy(
                     slot=slot,
                     rollback=rollback,
                     limit=concurrency,
+                    url=url,
                 )
             )
     for name, outcome in results.items():
@@ -84,3 +105,24 @@ def deploy(
             )
         )
     exit_for_boards(results)
+
+
+async def presigned(
+    ws: Workspace, record: Any, creds: Path | None, entry: str | None, emit: Any
+) -> str:
+    """Put the artifact into the store's model set (unless there) and sign a URL for it."""
+    from backends.errors import BadInput
+    from backends.storage import configure, sync
+
+    if creds is None:
+        raise BadInput("--via-storage needs --creds (an S3 store the boards can reach)")
+    store, targets, warnings = configure(creds=creds, entry=entry, local=Path("."))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if "model" not in targets:
+        raise BadInput(f"{creds}: the entry has no 'model' set to put the artifact in")
+    if ws.verify(record).is_dir():
+        raise BadInput(f"artifact {record.id} is a directory: deploy a single-file model")
+    target = targets["model"]
+    await sync.push_artifact(ws, store, target, record, emit)
+    return await store.presign(target, target.key("blobs", record.sha256), PRESIGNED_SECONDS)
