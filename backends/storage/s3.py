@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -203,7 +204,7 @@ class S3Store:
     def _explain(self, exc: Exception, bucket: str, key: str) -> str:
         from botocore import exceptions as errors
 
-        code = _code(exc) if isinstance(exc, errors.ClientError) else ""
+        code = _code(exc)
         if code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidSecretKey"):
             return (
                 f"{self.label}: the access key or secret key was refused ({code}): "
@@ -231,4 +232,9 @@ class S3Store:
 
 
 def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    """The S3 error code; transfers wrap theirs in a message ("... (AccessDenied) when ...")."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    if code is None:
+        found = re.search(r"\((\w+)\) when calling", str(exc))
+        code = found.group(1) if found else ""
+    return str(code)
