@@ -84,6 +84,12 @@ def time_calls(
     return samples
 
 
+def inference_latency(runtime: Runtime, sample: np.ndarray, protocol: Protocol) -> Latency:
+    """The runtime's own call on a prepared input, timed with the protocol."""
+    prepared = runtime.prepare(sample)
+    return Latency.from_seconds(time_calls(lambda: runtime.run(prepared), protocol), len(sample))
+
+
 def benchmark(
     runtime: Runtime,
     split: Split,
@@ -96,14 +102,11 @@ def benchmark(
 ) -> dict[str, Any]:
     """Latency (inference-only and end-to-end) and accuracy of one runtime on one split."""
     sample, _ = next(split.batches(protocol.batch_size))
-    prepared = runtime.prepare(sample)
 
     def end_to_end() -> np.ndarray:
         return runtime.probabilities(runtime.run(runtime.prepare(sample))).argmax(-1)
 
-    inference = Latency.from_seconds(
-        time_calls(lambda: runtime.run(prepared), protocol), len(sample)
-    )
+    inference = inference_latency(runtime, sample, protocol)
     e2e = Latency.from_seconds(time_calls(end_to_end, protocol), len(sample))
     confusion = evaluate(
         runtime,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from backends.bench import benchmark
+from backends.bench import benchmark, inference_latency
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import BenchStep, Gates
 from backends.datasets.shards import split
@@ -78,6 +78,18 @@ def bench_artifact(
         row.update(status="failed", error=_first_line(exc))
     emit(Result(stage=stage, name=row["name"], data=row))
     return row
+
+
+def inference_p50(
+    ws: Workspace, artifact: ArtifactRecord, runtime: str, dataset: DatasetRecord, step: BenchStep
+) -> float:
+    """Median inference latency (ms) of ``artifact`` on one validation batch, with the step's
+    protocol: enough to rank precisions, without the accuracy pass of a full row."""
+    loaded = load(
+        runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
+    )
+    sample, _ = next(split(ws.path(dataset.path), "val").batches(step.batch_size))
+    return inference_latency(loaded, sample, step).p50_ms
 
 
 def check_sizes(artifact: ArtifactRecord, dataset: DatasetRecord) -> None:

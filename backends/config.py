@@ -64,6 +64,8 @@ class ConvertStep:
     representative_images: int = 100
     fidelity_images: int = 64
     fallback: bool = True  # int8 failing its gate -> build fp16 instead
+    # formats whose precision is chosen: int8 -> fp16 -> fp32, the fastest that passes its gate
+    ladder: tuple[str, ...] = ()
     max_delta_fp32: float = 0.001
     max_delta_fp16: float = 0.002
     max_drop_int8: float = 0.01

@@ -24,6 +24,12 @@ from backends.workspace import Workspace
 
 
 @dataclass(frozen=True)
+class Converted:
+    artifacts: list[ArtifactRecord]  # the targets, then each ladder's kept rung
+    ladder: list[dict[str, Any]]  # one summary per ladder rung (backends/ladder.py)
+
+
+@dataclass(frozen=True)
 class RunResult:
     run_id: str
     report_dir: Path
@@ -86,9 +92,9 @@ def run(
         )
     with _stage(emit, "convert", "Convert") as done:
         converted = convert_all(ws, trained.keras, pipeline, emit, force=force)
-        done(", ".join(f"{a.kind} {a.meta['precision']}" for a in converted))
+        done(", ".join(f"{a.kind} {a.meta['precision']}" for a in converted.artifacts))
     with _stage(emit, "bench", "Benchmark") as done:
-        rows = bench_all(ws, [trained.keras, *converted], dataset, pipeline, emit)
+        rows = bench_all(ws, [trained.keras, *converted.artifacts], dataset, pipeline, emit)
         done(f"{len(rows)} rows")
     return finish(
         ws,
@@ -99,6 +105,7 @@ def run(
         description="pipeline run",
         model=trained.keras,
         junit=junit,
+        ladder=converted.ladder,
     )
 
 
@@ -112,6 +119,7 @@ def finish(
     description: str,
     model: ArtifactRecord,
     junit: Path | None,
+    ladder: list[dict[str, Any]] | None = None,
 ) -> RunResult:
     """Compare with the reference, check gates, write the report, record in the catalog."""
     from backends.benchmarking import check_gates, compare
@@ -129,6 +137,7 @@ def finish(
             "classes": dataset.manifest["classes"],
             "pipeline": asdict(pipeline),
             "gate_failures": failures,
+            "ladder": ladder or [],
         },
         rows,
         junit=junit,
@@ -139,13 +148,16 @@ def finish(
 
 def convert_all(
     ws: Workspace, model: ArtifactRecord, pipeline: Pipeline, emit: Emit, *, force: bool = False
-) -> list[ArtifactRecord]:
-    """Every target of ``[convert]``; an int8 that misses its gate falls back to fp16."""
+) -> Converted:
+    """Every target of ``[convert]`` (an int8 that misses its gate falls back to fp16), then
+    every ``ladder`` format's fastest faithful precision."""
     from backends.conversion import convert, parse_target
+    from backends.ladder import climb
     from backends.runtimes import load
 
     step = pipeline.convert
     targets = [parse_target(t) for t in step.targets]  # all checked before any work
+    ladders = [parse_target(name)[0] for name in step.ladder]
     reference = load("tensorflow", ws.verify(model))
     built: list[ArtifactRecord] = []
     for fmt, precision in targets:
@@ -176,7 +188,12 @@ def convert_all(
                     )
                 )
                 targets.append(fallback)
-    return built
+    summaries: list[dict[str, Any]] = []
+    for fmt in ladders:
+        kept, rungs = climb(ws, model, fmt, pipeline, emit, reference=reference, force=force)
+        built += [kept] if kept else []
+        summaries += rungs
+    return Converted(built, summaries)
 
 
 def bench_all(

@@ -105,6 +105,32 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             ),
             "",
         ]
+    ladder = run.get("ladder") or []
+    if ladder:
+        lines += [
+            "## Precision ladder (int8 -> fp16 -> fp32: the fastest that passes is kept)",
+            "",
+            _table(
+                ["Format", "Precision", "Gate", "Passed", delta, "p50 (ms)", "Kept", *classes],
+                [
+                    [
+                        r["format"],
+                        r["precision"],
+                        r["gate"],
+                        "yes" if r["passed"] else "**no**",
+                        _num(r["delta"], signed=True),
+                        _num(r["p50_ms"], 3),
+                        "**kept**" if r["chosen"] else "",
+                        *(_num(r["delta_per_class"].get(c), signed=True) for c in classes),
+                    ]
+                    for r in ladder
+                ],
+            ),
+            "",
+            "Class columns: the change of each class's IoU (recall for classification) against "
+            "the Keras model on the fidelity images.",
+            "",
+        ]
     plots = [r for r in rows if r.get("confusion_png")]
     if plots:
         lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.config import ConvertStep, Pipeline
+from backends.config import BenchStep, ConvertStep, Pipeline
 from backends.runtimes import load
 from backends.workspace import Workspace
-from tests.conftest import cli
+from tests.conftest import TINY, cli
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def test_fallback_from_int8_to_fp16_when_the_gate_is_missed(
     impossible = ConvertStep(
         targets=("tflite:int8",), representative_images=8, fidelity_images=5, max_drop_int8=-1.0
     )  # int8 must gain 1.0 mIoU
-    built = convert_all(ws, model, Pipeline(convert=impossible), events.append)
+    built = convert_all(ws, model, Pipeline(convert=impossible), events.append).artifacts
     assert [(a.kind, a.meta["precision"]) for a in built] == [
         ("tflite", "int8"),
         ("tflite", "fp16"),
@@ -114,6 +114,59 @@ def test_fallback_from_int8_to_fp16_when_the_gate_is_missed(
     warnings = [e.message for e in events if getattr(e, "level", "") == "warning"]
     assert any("missed its fidelity gate" in w for w in warnings)
     assert any("falling back to tflite fp16" in w for w in warnings)
+
+
+FAST = BenchStep(warmup_runs=1, warmup_seconds=0, min_runs=5, min_seconds=0)
+
+
+def test_the_ladder_keeps_the_fastest_precision_that_passes(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    """int8 -> fp16 -> fp32 with real LiteRT models: every rung converted and checked, the
+    passing ones timed, the fastest kept; an int8 that misses its gate is never kept."""
+    from backends.pipeline import convert_all
+
+    shutil.copytree(trained_ws, tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws")
+    (model,) = ws.catalog.artifacts("model")
+    for max_drop, int8_passes in ((1.0, True), (-1.0, False)):  # -1: int8 must gain 1.0 mIoU
+        step = ConvertStep(
+            targets=(), ladder=("tflite",), representative_images=8, fidelity_images=5,
+            max_drop_int8=max_drop,
+        )  # fmt: skip
+        events: list = []
+        converted = convert_all(ws, model, Pipeline(convert=step, bench=FAST), events.append)
+        rungs = converted.ladder
+        assert [r["precision"] for r in rungs] == ["int8", "fp16", "fp32"]
+        assert rungs[0]["passed"] is int8_passes
+        assert all((r["p50_ms"] is not None) == r["passed"] for r in rungs)
+        (kept,) = [r for r in rungs if r["chosen"]]
+        assert kept["p50_ms"] == min(r["p50_ms"] for r in rungs if r["passed"])
+        assert [a.id for a in converted.artifacts] == [kept["artifact"]]
+        assert set(kept["delta_per_class"]) == {"void", "person", "vehicle", "animal"}
+        assert sum("ladder tflite" in getattr(e, "message", "") for e in events) == 3
+
+
+def test_a_pipeline_with_a_ladder_benchmarks_and_reports_the_kept_rung(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(trained_ws, tmp_path / "ws")  # the model is reused: same data and config
+    pipeline = tmp_path / "ladder.toml"
+    pipeline.write_text(
+        TINY.read_text().replace(
+            "[convert]", '[convert]\ntargets = ["onnx:fp32"]\nladder = ["tflite"]'
+        )
+    )
+    out = cli("run", "--headless", "-w", str(tmp_path / "ws"), str(pipeline))
+    assert out.returncode == 0, out.stderr
+    report = max((tmp_path / "ws" / "reports").glob("*/results.json"))
+    result = json.loads(report.read_text())
+    kept = [r for r in result["ladder"] if r["chosen"]]
+    assert len(result["ladder"]) == 3 and len(kept) == 1
+    software = [r["software"] for r in result["rows"]]
+    assert software == ["TensorFlow fp32", "ONNX Runtime fp32", f"LiteRT {kept[0]['precision']}"]
+    markdown = (report.parent / "results.md").read_text()
+    assert "## Precision ladder" in markdown and "**kept**" in markdown
 
 
 @pytest.mark.parametrize(
