@@ -1,5 +1,7 @@
 """Errors the engine raises on purpose. Front ends map them to exit codes in one place."""
 
+import os
+
 
 class MllibError(Exception):
     """Base class: the message is one line a user can act on."""
@@ -24,3 +26,14 @@ class GateFailed(MllibError):
 
 class Cancelled(MllibError):
     """The caller asked the running stage to stop."""
+
+
+def read_input(path: "os.PathLike[str] | str", what: str = "file") -> bytes:
+    """The bytes of a file the user named; a missing or unreadable one is one ``BadInput``."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None

@@ -34,6 +34,16 @@ def cli(
     )
 
 
+def result_rows(*outputs: subprocess.CompletedProcess[str]) -> list[dict]:
+    """The data of every Result event in the JSON-lines stdout of CLI runs, in order."""
+    return [
+        e.data
+        for out in outputs
+        for e in map(ev.decode, out.stdout.splitlines())
+        if isinstance(e, ev.Result)
+    ]
+
+
 @pytest.fixture(scope="session")
 def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace where the tiny pipeline has run once (shared: training costs seconds)."""

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends import events as ev
 from backends.workspace import Workspace
 from tests import arm64
-from tests.conftest import cli
+from tests.conftest import cli, result_rows
 from tests.sshd import Fleet
 
 pytestmark = pytest.mark.slow
@@ -100,12 +99,7 @@ def test_deploy_and_bench_equal_the_x86_run(
     )
     assert remote.returncode == 0, remote.stderr
     local = cli("bench", str(model.id), *FAST, "-w", str(trained_ws), "--json")
-    (arm, x86) = [
-        e.data
-        for out in (remote, local)
-        for e in map(ev.decode, out.stdout.splitlines())
-        if isinstance(e, ev.Result)
-    ]
+    (arm, x86) = result_rows(remote, local)
     assert arm["status"] == "ok", arm.get("error")
     assert arm["machine"]["arch"] == "aarch64" and "emulated by qemu-user" in arm["hardware"]
     assert arm["runtime_version"].startswith("tflite-runtime 2.14")

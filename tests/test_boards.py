@@ -13,7 +13,7 @@ import pytest
 
 from backends import events as ev
 from backends.workspace import Workspace
-from tests.conftest import cli
+from tests.conftest import cli, result_rows
 from tests.sshd import Fleet
 from tests.test_classification_data import needs_fashion
 
@@ -120,9 +120,7 @@ def test_bench_on_boards_equals_the_local_run(env: Env) -> None:
     assert {r["board"] for r in rows} == {"alpha", "beta"}
     assert {r["hardware"].split(":")[0] for r in rows} == {"alpha", "beta"}
     local = cli("bench", str(int8.id), *FAST, "-w", str(env.ws), "--json")
-    (local_row,) = [
-        e.data for e in map(ev.decode, local.stdout.splitlines()) if isinstance(e, ev.Result)
-    ]
+    (local_row,) = result_rows(local)
     for row in rows:
         assert row["confusion"] == local_row["confusion"]
         assert row["miou"] == local_row["miou"] and row["status"] == "ok"
@@ -137,12 +135,7 @@ def test_classification_on_a_board_equals_the_local_run(fleet: Fleet, fashion, t
     remote = board("bench", str(int8.id), "--board", "beta", *FAST, "--json")
     assert remote.returncode == 0, remote.stderr
     local = cli("bench", str(int8.id), *FAST, "-w", str(ws), "--json")
-    (row, local_row) = [
-        e.data
-        for out in (remote, local)
-        for e in map(ev.decode, out.stdout.splitlines())
-        if isinstance(e, ev.Result)
-    ]
+    (row, local_row) = result_rows(remote, local)
     assert row["board"] == "beta" and row["task"] == local_row["task"] == "classification"
     assert row["accuracy"] == local_row["accuracy"] > 0.6 and row["images"] == 300
     assert row["confusion"] == local_row["confusion"] and len(row["confusion"]) == 10

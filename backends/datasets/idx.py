@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.errors import BadInput
+from backends.errors import BadInput, read_input
 
 UBYTE = 0x08
 
@@ -87,12 +87,7 @@ def find(directory: Path, stem: str) -> Path:
 
 
 def _bytes(path: Path) -> bytes:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{path}: file not found") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    data = read_input(path)
     if data[:2] != b"\x1f\x8b":
         return data
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.errors import BadInput
+from backends.errors import BadInput, read_input
 
 SETS = ("dataset", "trainingset", "model", "test")
 
@@ -69,16 +69,14 @@ class Endpoint:
 def load_creds(path: Path, name: str | None) -> Endpoint:
     """The entry ``name`` (the only one when None) of a creds.json file."""
     source = str(path)
-    try:
-        raw = Path(path).read_text()
-    except FileNotFoundError:
-        raise BadInput(f"{source}: credentials file not found") from None
-    except OSError as exc:
-        raise BadInput(f"{source}: cannot be read ({exc.strerror})") from None
+    raw = read_input(path, "credentials file")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{source}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{source}: not valid JSON (not UTF-8 text)") from None
+
     entries = data.get("s3") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise BadInput(f"{source}: field 's3' must be a non-empty list of endpoints")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import shutil
 from collections.abc import Awaitable, Callable
@@ -34,12 +35,14 @@ PARALLEL = 4  # files moved at once
 
 
 def connected(operation: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """Run a store operation (store as second argument) on one shared connection."""
+    """Run an operation's calls on one shared connection of its ``store`` argument."""
+    signature = inspect.signature(operation)
 
     @functools.wraps(operation)
-    async def wrapper(first: Any, store: Store, *args: Any, **kwargs: Any) -> T:
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        store: Store = signature.bind(*args, **kwargs).arguments["store"]
         async with store.connected():
-            return await operation(first, store, *args, **kwargs)
+            return await operation(*args, **kwargs)
 
     return wrapper
 
@@ -164,7 +167,7 @@ async def pull_artifact(
 
 @connected
 async def push_results(
-    ws: Workspace, store: Store, target: Target, run_id: str, rows: list[dict[str, Any]]
+    store: Store, target: Target, run_id: str, rows: list[dict[str, Any]]
 ) -> str:
     key = target.key("results", f"{run_id}.json")
     await store.put_json(target, key, {"run_id": run_id, "rows": rows})
@@ -205,6 +208,7 @@ async def listing(ws: Workspace, store: Store, targets: dict[str, Target]) -> di
     return out
 
 
+@connected
 async def check(store: Store, targets: dict[str, Target]) -> list[str]:
     """Every blob an index names, present with the right sha256 metadata; the problems found."""
     problems = []

@@ -124,7 +124,7 @@ def push(
                     raise BadInput(
                         f"no results for run {ref!r}: list them with `mllib-tui results`"
                     )
-                key = _run(sync.push_results(ws, chosen, _target(targets, "test"), run_id, rows))
+                key = _run(sync.push_results(chosen, _target(targets, "test"), run_id, rows))
                 done = f"run {run_id}: {key}"
         stdout.print(f"{done} -> {chosen.label}")
 
