@@ -327,6 +327,22 @@ def test_the_local_store_works_without_any_server(trained_ws: Path, tmp_path: Pa
     assert again.returncode == 2 and "damaged" in again.stderr
 
 
+def test_a_name_with_several_versions_needs_one_picked(tmp_path: Path) -> None:
+    ws, store = str(tmp_path / "ws"), ["--store", str(tmp_path / "store")]
+    for seed in ("1", "2"):
+        made = cli("datasets", "synth", "--name", "d", "--images", "4", "--size", "32x32",
+                   "--seed", seed, "-w", ws)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        version = made.stdout.split("@")[1].split()[0]
+        assert cli("storage", "push", "dataset", f"d@{version}", "-w", ws, *store).returncode == 0
+    other = str(tmp_path / "other")
+    vague = cli("storage", "pull", "dataset", "d", "-w", other, *store)
+    assert vague.returncode == 2 and "matches 2 versions" in vague.stderr
+    exact = cli("storage", "pull", "dataset", f"d@{version[:6]}", "-w", other, *store)
+    assert exact.returncode == 0, exact.stderr
+    assert Workspace.open(other).catalog.dataset("d").version == version
+
+
 def _drop(path: Path, field: str) -> None:
     data = json.loads(path.read_text())
     del data["s3"][0][field]

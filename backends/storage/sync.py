@@ -68,14 +68,20 @@ async def push_dataset(
 async def pull_dataset(
     ws: Workspace, store: Store, target: Target, ref: str, emit: Emit
 ) -> DatasetRecord:
-    """Download ``NAME@VERSION`` (or the newest-listed version of NAME) into the workspace."""
+    """Download ``NAME@VERSION`` (a version prefix is enough; NAME alone when it has one
+    version in the store) into the workspace."""
     name, _, version = ref.partition("@")
     _admit(target, name)
-    if not version:
-        found = await store.keys(target, target.key("datasets", name, ""))
-        if not found:
-            raise BadInput(f"{store.label}: no dataset {name!r} in {target.bucket}/{target.prefix}")
-        version = Path(found[-1]).stem
+    stored = [Path(k).stem for k in await store.keys(target, target.key("datasets", name, ""))]
+    found = [v for v in stored if v.startswith(version)]
+    if not found:
+        raise BadInput(f"{store.label}: no dataset {ref} in {target.bucket}/{target.prefix}")
+    if len(found) > 1:
+        raise BadInput(
+            f"{store.label}: dataset {ref} matches {len(found)} versions "
+            f"({', '.join(v[:8] for v in found)}): pull one as {name}@VERSION"
+        )
+    (version,) = found
     index = await store.get_json(target, target.key("datasets", name, f"{version}.json"))
     if index is None:
         raise BadInput(f"{store.label}: no dataset {name}@{version}: see `mllib-tui storage ls`")
