@@ -32,3 +32,14 @@ def test_targets_parse_and_bad_ones_say_what_is_allowed() -> None:
 def test_software_labels_match_the_original_table() -> None:
     assert software_label("tensorflow", "fp32") == "TensorFlow fp32"
     assert software_label("litert", "int8") == "LiteRT int8"
+
+
+@pytest.mark.parametrize("runtime", ["tensorrt", "edgetpu"])
+def test_a_runtime_without_an_adapter_says_so(runtime: str, tmp_path) -> None:
+    """Not 'install python3-libnvinfer' on a Jetson that has it: the missing part is ours."""
+    from backends.runtimes import load
+
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\0")
+    with pytest.raises(BadInput, match=r"mllib has no (TensorRT|Edge TPU) adapter yet.*model\.bin"):
+        load(runtime, model)
