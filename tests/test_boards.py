@@ -167,14 +167,16 @@ def test_killed_mid_deploy_keeps_the_old_model(env: Env, fleet: Fleet, tmp_path:
         text=True,
         env={**os.environ, "MLLIB_KNOWN_HOSTS": str(fleet.known_hosts)},
     )
-    for line in deploy.stdout:
-        event = json.loads(line)
-        if event.get("type") == "progress" and event["done"] > 0:
-            fleet.boards["beta"].kill()  # mid-upload
-            break
-    _, stderr = deploy.communicate(timeout=60)
+    try:
+        for line in deploy.stdout:
+            event = json.loads(line)
+            if event.get("type") == "progress" and event["done"] > 0:
+                fleet.boards["beta"].kill()  # mid-upload
+                break
+        _, stderr = deploy.communicate(timeout=60)
+    finally:
+        fleet.boards["beta"].start()  # for the tests after this one, whatever happens here
     assert deploy.returncode != 0 and "beta" in stderr and "Traceback" not in stderr
-    fleet.boards["beta"].start()
     current = _board_file(fleet, "beta", "deployed", "victim", "current", "model.tflite")
     assert hashlib.sha256(current.read_bytes()).hexdigest() == int8.sha256
     load = subprocess.run(
@@ -230,8 +232,10 @@ def test_killed_mid_bench_keeps_partial_results_and_retry_finishes(env: Env, fle
         if isinstance(event, ev.StageStarted) and event.stage == "beta/bench":
             fleet.boards["beta"].kill()
             break
-    _, stderr = bench.communicate(timeout=120)
-    fleet.boards["beta"].start()
+    try:
+        _, stderr = bench.communicate(timeout=120)
+    finally:
+        fleet.boards["beta"].start()
     assert bench.returncode == 3, stderr
     assert "was interrupted" in stderr and "Traceback" not in stderr
     run_id = stderr.split("--retry ")[1].split()[0]

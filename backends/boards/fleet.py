@@ -35,6 +35,7 @@ async def each_board(
     limit: int = 8,
 ) -> dict[str, T | BaseException]:
     """``work`` on every board, at most ``limit`` at a time; exceptions are returned per board."""
+    asyncio.get_running_loop().set_exception_handler(_quiet_lost_links)
     gate = asyncio.Semaphore(limit)
 
     async def one(board: Board) -> T:
@@ -51,6 +52,16 @@ async def each_board(
         if isinstance(result, (KeyboardInterrupt, asyncio.CancelledError)):
             raise result
     return {board.name: result for board, result in zip(boards, results, strict=True)}
+
+
+def _quiet_lost_links(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """When a board drops, asyncssh's own helper tasks (an SFTP transfer's block copies) can end
+    with the lost connection after the operation that owns them failed and was reported as one
+    line; asyncio would print their tracebacks as 'never retrieved'. Anything else is shown."""
+    error = context.get("exception")
+    if isinstance(error, OSError) or type(error).__module__.startswith("asyncssh"):
+        return
+    loop.default_exception_handler(context)
 
 
 async def probe(
