@@ -123,3 +123,20 @@ def check_precision(fmt: Format, precision: str) -> Precision:
 def software_label(runtime: str, precision: str) -> str:
     """``TensorFlow fp32``, ``LiteRT int8``: the original table's Software column."""
     return f"{RUNTIMES[runtime].label} {precision}"
+
+
+def runnable(runtimes: list[str]) -> list[str]:
+    """What mllib can run with these runtimes: ``tflite fp32/fp16/int8``, ``onnx fp32``. A
+    runtime counts only where mllib has its adapter (none yet for TensorRT and the Edge TPU)."""
+    usable = {r for r in runtimes if r in RUNTIMES and _has_adapter(RUNTIMES[r])}
+    return [
+        f"{f.name} {'/'.join(p.value for p in f.precisions)}"
+        for f in FORMATS.values()
+        if usable & set(f.runtimes)
+    ]
+
+
+def _has_adapter(runtime: Runtime) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(f"backends.runtimes.{runtime.module}") is not None

@@ -74,7 +74,7 @@ def test_probe_reports_aarch64_numpy_1_and_tflite_runtime(pi, trained_ws: Path) 
     assert out.returncode == 0, out.stderr
     facts = json.loads(out.stdout)["pi"]
     assert facts["arch"] == "aarch64" and facts["emulated"] == "qemu-user"
-    assert facts["runtimes"] == ["litert"]
+    assert facts["runtimes"] == ["litert"] and facts["can_run"] == ["tflite fp32/fp16/int8"]
     assert facts["modules"]["numpy"].startswith("1.") and facts["modules"]["tflite_runtime"]
     assert facts["python"].startswith("3.11") and "aarch64" in facts["os"]
 

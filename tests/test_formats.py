@@ -43,3 +43,10 @@ def test_a_runtime_without_an_adapter_says_so(runtime: str, tmp_path) -> None:
     model.write_bytes(b"\0")
     with pytest.raises(BadInput, match=r"mllib has no (TensorRT|Edge TPU) adapter yet.*model\.bin"):
         load(runtime, model)
+
+
+def test_what_a_board_can_run_counts_only_runtimes_with_an_adapter() -> None:
+    from backends.formats import runnable
+
+    assert runnable(["litert", "onnxruntime"]) == ["onnx fp32", "tflite fp32/fp16/int8"]
+    assert runnable(["tensorrt", "edgetpu", "unknown"]) == []  # no adapter yet: nothing claimed

@@ -99,7 +99,10 @@ def probe(
     if as_json:
         print(
             json.dumps(
-                {n: (str(r) if isinstance(r, BaseException) else r) for n, r in results.items()}
+                {
+                    n: str(r) if isinstance(r, BaseException) else {**r, "can_run": _can_run(r)}
+                    for n, r in results.items()
+                }
             )
         )
     else:
@@ -109,6 +112,7 @@ def probe(
             "OS",
             "Python",
             "Runtimes",
+            "Can run",
             "Accelerators",
             "Memory",
             title="Probe",
@@ -116,7 +120,7 @@ def probe(
         )
         for name, facts in results.items():
             if isinstance(facts, BaseException):
-                table.add_row(name, "[red]failed (below)[/]", "", "", "", "", "")
+                table.add_row(name, "[red]failed (below)[/]", "", "", "", "", "", "")
 
                 continue
             versions = ", ".join(f"{m} {v}" for m, v in facts["modules"].items())
@@ -126,11 +130,18 @@ def probe(
                 facts["os"],
                 facts["python"],
                 versions or "none",
+                ", ".join(_can_run(facts)) or "nothing mllib runs: install a runtime",
                 ", ".join(f"{k}: {v}" for k, v in facts["accelerators"].items()) or "-",
                 f"{facts['memory_mb']} MB" if facts.get("memory_mb") else "-",
             )
         stdout.print(table)
     exit_for_boards(results)
+
+
+def _can_run(facts: dict) -> list[str]:
+    from backends.formats import runnable
+
+    return runnable(facts.get("runtimes", []))
 
 
 @app.command()
