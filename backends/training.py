@@ -31,7 +31,7 @@ from backends.datasets.shards import Split, split
 from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
-from backends.tasks import Task, task_of
+from backends.tasks import SEGMENTATION, Task, task_of
 from backends.workspace import Workspace
 
 import_tensorflow()
@@ -105,7 +105,7 @@ def train(
         if done_epochs < config.epochs:
             batches = (
                 _batches(train_split, config, size, ignore, start_epoch=done_epochs)
-                if ignore is not None
+                if task is SEGMENTATION
                 else _labelled_batches(train_split, config, size, start_epoch=done_epochs)
             )
             model.fit(
@@ -287,7 +287,7 @@ class _Reporter(keras.callbacks.Callback):
             self._val,
             num_classes=len(self._classes),
             ignore=self._ignore,
-            batch_size=64 if self._ignore is None else 8,
+            batch_size=8 if self._task is SEGMENTATION else 64,  # 28x28 images are cheap
         )
         figures = confusion.summary(self._classes, self._task.name)
         self._emit(

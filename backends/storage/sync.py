@@ -137,6 +137,18 @@ async def push_artifact(
 
 
 @connected
+async def presigned_url(
+    ws: Workspace, store: Store, target: Target, artifact: ArtifactRecord, emit: Emit, seconds: int
+) -> str:
+    """Put a single-file artifact into the store (unless there) and sign a GET URL for it, so a
+    board without credentials can fetch it."""
+    if ws.verify(artifact).is_dir():
+        raise BadInput(f"artifact {artifact.id} is a directory: deploy a single-file model")
+    await push_artifact(ws, store, target, artifact, emit)
+    return await store.presign(target, target.key("blobs", artifact.sha256), seconds)
+
+
+@connected
 async def pull_artifact(
     ws: Workspace, store: Store, target: Target, sha256: str, emit: Emit
 ) -> ArtifactRecord:

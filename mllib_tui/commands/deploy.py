@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,7 +72,7 @@ def deploy(
         chosen = inventory.select(boards or [], tag)
         with JsonLines() if as_json else RichProgress() as render:
             url = (
-                asyncio.run(presigned(ws, record, creds, storage, render))
+                presigned(ws, record, creds, storage, render)
                 if via_storage and not rollback
                 else None
             )
@@ -107,22 +106,14 @@ def deploy(
     exit_for_boards(results)
 
 
-async def presigned(
-    ws: Workspace, record: Any, creds: Path | None, entry: str | None, emit: Any
-) -> str:
-    """Put the artifact into the store's model set (unless there) and sign a URL for it."""
+def presigned(ws: Workspace, record: Any, creds: Path | None, entry: str | None, emit: Any) -> str:
+    """A presigned URL of the artifact in the creds.json entry's model set."""
     from backends.errors import BadInput
-    from backends.storage import configure, sync
+    from backends.storage import sync
+    from mllib_tui.commands.storage import open_store, target_of
 
     if creds is None:
         raise BadInput("--via-storage needs --creds (an S3 store the boards can reach)")
-    store, targets, warnings = configure(creds=creds, entry=entry, local=Path("."))
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if "model" not in targets:
-        raise BadInput(f"{creds}: the entry has no 'model' set to put the artifact in")
-    if ws.verify(record).is_dir():
-        raise BadInput(f"artifact {record.id} is a directory: deploy a single-file model")
-    target = targets["model"]
-    await sync.push_artifact(ws, store, target, record, emit)
-    return await store.presign(target, target.key("blobs", record.sha256), PRESIGNED_SECONDS)
+    store, targets = open_store(creds, entry, Path("."), None, None, None)
+    target = target_of(targets, "model")
+    return asyncio.run(sync.presigned_url(ws, store, target, record, emit, PRESIGNED_SECONDS))

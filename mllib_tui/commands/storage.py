@@ -51,7 +51,7 @@ CreateOption = Annotated[
 What = Literal["dataset", "artifact", "results"]
 
 
-def _store(
+def open_store(
     creds: Path | None,
     entry: str | None,
     local: Path,
@@ -59,7 +59,9 @@ def _store(
     endpoint: str | None,
     bucket: str | None,
     create: bool = False,
-) -> Any:
+) -> tuple[Any, dict[str, Any]]:
+    """The store and its sets from the command line's storage options; warnings (an unverified
+    TLS endpoint, a world-readable creds file) go to stderr on every run."""
     from backends.storage import configure
 
     store, targets, warnings = configure(
@@ -103,17 +105,19 @@ def push(
 
     with diagnosed():
         ws = Workspace.open(workspace)
-        chosen, targets = _store(creds, storage, store, profile, endpoint, bucket, create_bucket)
+        chosen, targets = open_store(
+            creds, storage, store, profile, endpoint, bucket, create_bucket
+        )
         with RichProgress() as render:
             if what == "dataset":
                 record = ws.catalog.dataset(ref)
-                target = _target(targets, "dataset")
+                target = target_of(targets, "dataset")
                 sent = _run(sync.push_dataset(ws, chosen, target, record, render))
                 done = f"dataset {record.name}@{record.version}: {sent} file(s) sent"
             elif what == "artifact":
                 artifact = ws.catalog.artifact(artifact_id(ref))
                 sent = _run(
-                    sync.push_artifact(ws, chosen, _target(targets, "model"), artifact, render)
+                    sync.push_artifact(ws, chosen, target_of(targets, "model"), artifact, render)
                 )
                 done = f"artifact {artifact.id} ({artifact.sha256[:12]}): {sent} file(s) sent"
             else:
@@ -124,7 +128,7 @@ def push(
                     raise BadInput(
                         f"no results for run {ref!r}: list them with `mllib-tui results`"
                     )
-                key = _run(sync.push_results(chosen, _target(targets, "test"), run_id, rows))
+                key = _run(sync.push_results(chosen, target_of(targets, "test"), run_id, rows))
                 done = f"run {run_id}: {key}"
         stdout.print(f"{done} -> {chosen.label}")
 
@@ -150,16 +154,16 @@ def pull(
 
     with diagnosed():
         ws = Workspace.open(workspace)
-        chosen, targets = _store(creds, storage, store, profile, endpoint, bucket)
+        chosen, targets = open_store(creds, storage, store, profile, endpoint, bucket)
         with RichProgress() as render:
             if what == "dataset":
                 record = _run(
-                    sync.pull_dataset(ws, chosen, _target(targets, "dataset"), ref, render)
+                    sync.pull_dataset(ws, chosen, target_of(targets, "dataset"), ref, render)
                 )
                 done = f"dataset {record.name}@{record.version}  {ws.path(record.path)}"
             else:
                 artifact = _run(
-                    sync.pull_artifact(ws, chosen, _target(targets, "model"), ref, render)
+                    sync.pull_artifact(ws, chosen, target_of(targets, "model"), ref, render)
                 )
                 done = f"artifact {artifact.id}: {artifact.kind} {artifact.path}"
         stdout.print(done)
@@ -181,7 +185,7 @@ def list_store(
 
     with diagnosed():
         ws = Workspace.open(workspace)
-        chosen, targets = _store(creds, storage, store, profile, endpoint, bucket)
+        chosen, targets = open_store(creds, storage, store, profile, endpoint, bucket)
         found = _run(sync.listing(ws, chosen, targets))
     if as_json:
         print(json.dumps(found))
@@ -214,14 +218,14 @@ def check(
     from backends.storage import sync
 
     with diagnosed():
-        chosen, targets = _store(creds, storage, store, profile, endpoint, bucket)
+        chosen, targets = open_store(creds, storage, store, profile, endpoint, bucket)
         problems = _run(sync.check(chosen, targets))
         if problems:
             raise StageFailed(f"{len(problems)} problem(s) in {chosen.label}: {problems[0]}")
     stdout.print(f"{chosen.label}: every indexed file is present with its sha256")
 
 
-def _target(targets: dict[str, Any], name: str) -> Any:
+def target_of(targets: dict[str, Any], name: str) -> Any:
     if name not in targets:
         raise BadInput(f"the storage has no {name!r} set: add sets.{name} to its creds.json entry")
     return targets[name]
