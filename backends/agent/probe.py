@@ -7,6 +7,7 @@ import importlib
 import os
 import platform
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def probe(workdir: str) -> dict[str, Any]:
         "modules": found,
         "runtimes": sorted({PROVIDES[m] for m in found if m in PROVIDES}),
         "accelerators": _accelerators(),
+        "tensorrt": _tensorrt(found.get("tensorrt")),
         "memory_mb": _meminfo("MemTotal"),
         "memory_available_mb": _meminfo("MemAvailable"),
         "disk_free_mb": shutil.disk_usage(workdir if os.path.isdir(workdir) else ".").free >> 20,
@@ -68,7 +70,7 @@ def _accelerators() -> dict[str, Any]:
     model = _read("/proc/device-tree/model").strip("\0 \n")
     if "Jetson" in model or Path("/etc/nv_tegra_release").exists():
         found["jetson"] = model or "NVIDIA Jetson"
-        release = _read("/etc/nv_tegra_release").split(",")[0].strip("# \n")
+        release = l4t_release()
         if release:
             found["l4t"] = release
     if "Raspberry Pi" in model:
@@ -80,7 +82,37 @@ def _accelerators() -> dict[str, Any]:
         found["coral_usb"] = True
     if glob.glob("/dev/nvidia[0-9]*") or shutil.which("nvidia-smi"):
         found["nvidia_gpu"] = True
+    from backends.engines.gpu import query
+
+    cuda = query()
+    if cuda and cuda["gpus"]:
+        found["cuda"] = cuda
     return found
+
+
+def l4t_release() -> str | None:
+    """``R35 (release), REVISION: 4.1``: JetPack's L4T release, which pins CUDA and cuDNN."""
+    text = _read("/etc/nv_tegra_release")
+    return ", ".join(part.strip("# \n") for part in text.split(",")[:2]) or None
+
+
+def _tensorrt(module_version: str | None) -> dict[str, Any] | None:
+    """TensorRT's version, from its Python module or else from ``trtexec``'s banner."""
+    from backends.engines.trtexec import find, parse
+
+    trtexec = find()
+    version = module_version
+    if version is None and trtexec is not None:
+        try:
+            banner = subprocess.run(
+                [trtexec, "--help"], capture_output=True, text=True, timeout=20, check=False
+            )
+            version = parse(banner.stdout + banner.stderr).tensorrt
+        except (OSError, subprocess.SubprocessError):
+            version = None
+    if version is None:
+        return None
+    return {"version": version, "python": module_version is not None, "trtexec": trtexec}
 
 
 def _meminfo(key: str) -> int | None:
