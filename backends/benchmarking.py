@@ -22,12 +22,12 @@ from backends.tasks import task_of
 from backends.workspace import Workspace
 
 
-def runtime_options(runtime: str, step: BenchStep) -> dict[str, Any]:
-    return (
-        {"disable_default_delegates": True}
-        if (runtime == "litert" and step.disable_default_delegates)
-        else {}
-    )
+def runtime_options(runtime: str, step: BenchStep, artifact: ArtifactRecord) -> dict[str, Any]:
+    if runtime == "litert" and step.disable_default_delegates:
+        return {"disable_default_delegates": True}
+    if runtime == "tensorrt" and "fingerprint" in artifact.meta:  # checked before loading
+        return {"fingerprint": artifact.meta["fingerprint"]}
+    return {}
 
 
 def bench_artifact(
@@ -49,7 +49,10 @@ def bench_artifact(
     progress = ProgressReporter(emit, stage, val.size, "images")
     try:
         loaded = load(
-            runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
+            runtime,
+            ws.verify(artifact),
+            threads=step.threads,
+            **runtime_options(runtime, step, artifact),
         )
         expected = tuple(dataset.manifest["image_size"])
         if loaded.input_size != expected:  # the file itself disagrees with its metadata
@@ -86,7 +89,10 @@ def inference_p50(
     """Median inference latency (ms) of ``artifact`` on one validation batch, with the step's
     protocol: enough to rank precisions, without the accuracy pass of a full row."""
     loaded = load(
-        runtime, ws.verify(artifact), threads=step.threads, **runtime_options(runtime, step)
+        runtime,
+        ws.verify(artifact),
+        threads=step.threads,
+        **runtime_options(runtime, step, artifact),
     )
     sample, _ = next(split(ws.path(dataset.path), "val").batches(step.batch_size))
     return inference_latency(loaded, sample, step).p50_ms

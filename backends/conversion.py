@@ -43,10 +43,10 @@ def parse_target(target: str) -> tuple[Format, Precision]:
     """``tflite:int8`` -> (format, precision); the precision defaults to fp32."""
     name, _, precision = target.partition(":")
     fmt = format_of(name)
-    if fmt.converter is None:
-        where = "on the target board" if fmt.built_on == "target" else "by a tool missing here"
+    if fmt.converter is None:  # TensorRT: built on the board that runs it
         raise BadInput(
-            f"format {name} cannot be converted on this workstation (it is built {where})"
+            f"format {name} cannot be converted on this workstation: it is built on the target "
+            "board (`mllib-tui engines build ONNX_ARTIFACT BOARD`)"
         )
     return fmt, check_precision(fmt, precision or "fp32")
 
@@ -70,7 +70,7 @@ def convert(
     """Convert Keras model artifact ``model`` to ``fmt`` at ``precision``."""
     if model.kind != "model":
         raise BadInput(f"artifact {model.id} is a {model.kind}, not a Keras model to convert")
-    source = _source(ws, model, fmt)
+    source = _source(ws, model, fmt, precision)
     options = {k: v for k, v in asdict(step).items() if k not in ("targets", "fallback")}
     key = hashlib.sha256(
         json.dumps([source.sha256, fmt.name, precision.value, options], sort_keys=True).encode()
@@ -100,7 +100,11 @@ def convert(
                     f"fidelity on {step.fidelity_images} validation images",
                 )
             )
-            fidelity = _fidelity(ws, model, tmp, fmt, precision, step, dataset, reference)
+            fidelity = (
+                _inherited(source)
+                if fmt.name == "edgetpu"
+                else _fidelity(ws, model, tmp, fmt, precision, step, dataset, reference)
+            )
             artifact = ws.write_artifact(
                 kind=fmt.name,
                 name=fmt.file_name,
@@ -132,14 +136,36 @@ def convert(
     return Conversion(artifact, artifact.meta["fidelity"], cached=False)
 
 
-def _source(ws: Workspace, model: ArtifactRecord, fmt: Format) -> ArtifactRecord:
-    """The artifact ``fmt`` converts from: the Keras model itself or its SavedModel."""
+def _source(
+    ws: Workspace, model: ArtifactRecord, fmt: Format, precision: Precision
+) -> ArtifactRecord:
+    """The artifact ``fmt`` converts from: the Keras model itself, its SavedModel, or (Edge
+    TPU) its TFLite model of the same precision."""
     if fmt.source == "keras":
         return model
-    found = ws.catalog.children(model.id, fmt.source or "")
+    source = FORMATS[fmt.source or ""]
+    found = [
+        a
+        for a in _descendants(ws, model, source.name)
+        if len(source.precisions) == 1 or a.meta.get("precision") == precision.value
+    ]
     if not found:
-        raise BadInput(f"model artifact {model.id} has no {fmt.source} to convert {fmt.name} from")
+        raise BadInput(
+            f"model artifact {model.id} has no {source.name} {precision} to build {fmt.name} "
+            f"from: convert {source.name}:{precision} first"
+        )
     return found[-1]
+
+
+def _descendants(ws: Workspace, model: ArtifactRecord, kind: str) -> list[ArtifactRecord]:
+    """Artifacts of ``kind`` made from ``model``, directly or through its SavedModel."""
+    direct = ws.catalog.children(model.id, kind)
+    via = [
+        c
+        for s in ws.catalog.children(model.id, "savedmodel")
+        for c in ws.catalog.children(s.id, kind)
+    ]
+    return sorted({a.id: a for a in direct + via}.values(), key=lambda a: a.id)
 
 
 def _fidelity(
@@ -165,6 +191,14 @@ def _fidelity(
         ignore=dataset.manifest["ignore"],
         gates=gates_of(step),
     )
+
+
+def _inherited(source: ArtifactRecord) -> Fidelity:
+    """An Edge TPU model cannot run without a TPU, so its fidelity is its int8 TFLite source's:
+    the compiler keeps the int8 arithmetic. The figures say where they were measured."""
+    figures = dict(source.meta["fidelity"])
+    figures["gate"] = f"{figures['gate']} (measured on the int8 TFLite, artifact {source.id})"
+    return Fidelity(**figures)
 
 
 def _cached(ws: Workspace, key: str) -> Conversion | None:

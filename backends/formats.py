@@ -99,7 +99,7 @@ FORMATS = {
             (Precision.INT8,),
             ("edgetpu",),
             "workstation",
-            None,
+            "edgetpu",
         ),
     )
 }
@@ -126,17 +126,11 @@ def software_label(runtime: str, precision: str) -> str:
 
 
 def runnable(runtimes: list[str]) -> list[str]:
-    """What mllib can run with these runtimes: ``tflite fp32/fp16/int8``, ``onnx fp32``. A
-    runtime counts only where mllib has its adapter (none yet for TensorRT and the Edge TPU)."""
-    usable = {r for r in runtimes if r in RUNTIMES and _has_adapter(RUNTIMES[r])}
+    """What mllib can run with these runtimes: ``tflite fp32/fp16/int8``, ``onnx fp32``."""
+    usable = set(runtimes) & set(RUNTIMES)
     return [
         f"{f.name} {'/'.join(p.value for p in f.precisions)}"
         for f in FORMATS.values()
         if usable & set(f.runtimes)
     ]
 
-
-def _has_adapter(runtime: Runtime) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(f"backends.runtimes.{runtime.module}") is not None

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mllib_tui.commands import boards, datasets, storage
+from mllib_tui.commands import boards, datasets, engines, storage
 from mllib_tui.commands.bench import bench
 from mllib_tui.commands.convert import convert
 from mllib_tui.commands.deploy import deploy
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(boards.app, name="boards")
 app.add_typer(storage.app, name="storage")
+app.add_typer(engines.app, name="engines")
 app.command("run")(run)
 app.command("convert")(convert)
 app.command("bench")(bench)

@@ -12,7 +12,7 @@ def test_the_table_is_consistent() -> None:
         assert fmt.precisions and all(isinstance(p, Precision) for p in fmt.precisions)
     # what the workstation builds vs what only a target can build
     assert FORMATS["tensorrt"].built_on == "target"
-    assert {f.name for f in FORMATS.values() if f.converter} == {"onnx", "tflite"}
+    assert {f.name for f in FORMATS.values() if f.converter} == {"onnx", "tflite", "edgetpu"}
 
 
 def test_targets_parse_and_bad_ones_say_what_is_allowed() -> None:
@@ -23,7 +23,7 @@ def test_targets_parse_and_bad_ones_say_what_is_allowed() -> None:
         parse_target("onnx:int8")
     with pytest.raises(BadInput, match="unknown format 'pt'"):
         parse_target("pt:fp32")
-    with pytest.raises(BadInput, match="tensorrt cannot be converted on this workstation"):
+    with pytest.raises(BadInput, match="tensorrt cannot be converted.*mllib-tui engines build"):
         parse_target("tensorrt:fp16")
     with pytest.raises(BadInput, match="supports fp32, fp16, int8"):
         check_precision(FORMATS["tflite"], "int4")
@@ -34,19 +34,23 @@ def test_software_labels_match_the_original_table() -> None:
     assert software_label("litert", "int8") == "LiteRT int8"
 
 
-@pytest.mark.parametrize("runtime", ["tensorrt", "edgetpu"])
-def test_a_runtime_without_an_adapter_says_so(runtime: str, tmp_path) -> None:
-    """Not 'install python3-libnvinfer' on a Jetson that has it: the missing part is ours."""
+def test_runtimes_missing_here_name_what_to_install(tmp_path) -> None:
+    """This machine has no TensorRT and no Edge TPU: each says what the board needs."""
     from backends.runtimes import load
 
     model = tmp_path / "model.bin"
     model.write_bytes(b"\0")
-    with pytest.raises(BadInput, match=r"mllib has no (TensorRT|Edge TPU) adapter yet.*model\.bin"):
-        load(runtime, model)
+    with pytest.raises(BadInput, match=r"TensorRT is not available here .*python3-libnvinfer"):
+        load("tensorrt", model)
+    with pytest.raises(BadInput, match=r"Edge TPU delegate did not load .*libedgetpu1-std"):
+        load("edgetpu", model)
 
 
-def test_what_a_board_can_run_counts_only_runtimes_with_an_adapter() -> None:
+def test_what_a_board_can_run_follows_its_runtimes() -> None:
     from backends.formats import runnable
 
     assert runnable(["litert", "onnxruntime"]) == ["onnx fp32", "tflite fp32/fp16/int8"]
-    assert runnable(["tensorrt", "edgetpu", "unknown"]) == []  # no adapter yet: nothing claimed
+    assert runnable(["tensorrt", "edgetpu", "unknown"]) == [
+        "tensorrt fp32/fp16/int8",
+        "edgetpu int8",
+    ]

@@ -4,6 +4,7 @@
     agent.pyz sha256 PATH
     agent.pyz fetch URL PATH   (a presigned URL: the board needs no storage credentials)
     agent.pyz bench --model PATH --runtime NAME --split MANIFEST [protocol options]
+    agent.pyz engine --onnx PATH --out PATH --precision P [build options]   (TensorRT)
 
 Exit status: 0 ok, 2 bad input (named in an Error event), 3 failure, 128+N on signal N.
 """
@@ -145,7 +146,9 @@ def _bench(args: argparse.Namespace) -> int:
     manifest = json.loads(Path(args.split).read_text())
     split = Split(Path(args.split).parent, tuple(manifest["shards"]))
     emit(ev.StageStarted(stage="bench", title=f"{args.runtime} on {split.size} images"))
-    options = {"disable_default_delegates": True} if args.disable_default_delegates else {}
+    options: dict = {"disable_default_delegates": True} if args.disable_default_delegates else {}
+    if args.fingerprint:
+        options = {"fingerprint": json.loads(args.fingerprint)}
     runtime = load(args.runtime, Path(args.model), threads=args.threads, **options)
     protocol = Protocol(
         args.warmup_runs,
@@ -182,6 +185,91 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace) -> int:
+    """Build a TensorRT engine here: with TensorRT's Python module, else with trtexec."""
+    from backends.agent.probe import l4t_release, memory_state
+    from backends.engines import preflight
+    from backends.engines.gpu import query
+
+    start = time.monotonic()
+    emit(ev.StageStarted(stage="engine", title=f"TensorRT {args.precision} engine"))
+    gpus = (query() or {}).get("gpus") or []
+    state = {**memory_state(), "gpu": gpus[0] if gpus else None}
+    needed = preflight.needed_mb(Path(args.onnx).stat().st_size, args.workspace_mb)
+    preflight.check(needed, state, args.workspace_mb, "this board")
+    out, cache = Path(args.out), Path(args.calibration_cache) if args.calibration_cache else None
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        data = _engine_trtexec(args, out, cache)
+    else:
+        from backends.engines.build import build_engine
+
+        data = build_engine(
+            Path(args.onnx),
+            out,
+            args.precision,
+            workspace_mb=args.workspace_mb,
+            max_batch=args.max_batch,
+            calibration=Path(args.calibration) if args.calibration else None,
+            calibration_cache=cache,
+        )
+        data["builder"] = "tensorrt-python"
+    data.update(
+        gpu=gpus[0]["name"] if gpus else None,
+        compute_capability=gpus[0]["compute_capability"] if gpus else None,
+        l4t=l4t_release(),
+        sha256=_file_sha256(out),
+        size=out.stat().st_size,
+        calibration_sha256=_file_sha256(cache) if cache is not None and cache.exists() else None,
+    )
+    emit(ev.Result(stage="engine", name=str(out), data=data))
+    emit(ev.StageFinished(stage="engine", status="done", seconds=time.monotonic() - start))
+    return 0
+
+
+def _engine_trtexec(args: argparse.Namespace, out: Path, cache: Path | None) -> dict:
+    import subprocess
+
+    from backends.engines import trtexec
+    from backends.errors import BadInput, StageFailed
+
+    program = trtexec.find()
+    if program is None:
+        raise BadInput(
+            "this board has no TensorRT: install JetPack's python3-libnvinfer (sudo apt install "
+            "python3-libnvinfer), or put trtexec on the PATH"
+        )
+    if args.precision == "int8" and (cache is None or not cache.exists()):
+        raise BadInput(
+            "int8 here needs a calibration cache: this board has trtexec but not TensorRT's "
+            "Python module, and trtexec cannot calibrate from images; install "
+            "python3-libnvinfer, or build the int8 engine once where it is installed"
+        )
+    tmp = out.with_name(out.name + ".tmp")
+    argv = trtexec.command(program, args.onnx, tmp, args.precision, args.workspace_mb, None, cache)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    report = trtexec.parse(done.stdout + done.stderr)
+    if done.returncode != 0 or report.passed is False or not tmp.exists():
+        raise StageFailed(f"trtexec failed: {report.error or done.stderr.strip()[-200:]}")
+    tmp.replace(out)
+    return {
+        "builder": "trtexec",
+        "tensorrt": report.tensorrt,
+        "calibrated_batches": None,
+        "calibration_cache": str(cache) if cache else None,
+        "trtexec": {"latency_ms": report.latency_ms, "gpu_compute_ms": report.gpu_compute_ms},
+    }
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mllib-agent")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -210,7 +298,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch-size", type=int, default=1)
     bench.add_argument("--eval-batch-size", type=int, default=8)
     bench.add_argument("--disable-default-delegates", action="store_true")
+    bench.add_argument("--fingerprint", help="TensorRT: the engine's fingerprint (JSON)")
     bench.set_defaults(handler=_bench)
+    engine = commands.add_parser("engine")
+    engine.add_argument("--onnx", required=True)
+    engine.add_argument("--out", required=True)
+    engine.add_argument("--precision", required=True, choices=("fp32", "fp16", "int8"))
+    engine.add_argument("--workspace-mb", type=int, default=1024)
+    engine.add_argument("--max-batch", type=int, default=8)
+    engine.add_argument("--calibration", help="int8: a .npy of uint8 images")
+    engine.add_argument("--calibration-cache", help="int8: read if present, else written")
+    engine.set_defaults(handler=_engine)
     return parser
 
 

@@ -19,7 +19,7 @@ RUNTIME_MODULES = {
     "tflite_runtime": "tflite_runtime",
     "onnxruntime": "onnxruntime",
     "tensorrt": "tensorrt",
-    "pycoral": "pycoral",
+    "pycoral": "pycoral.utils.edgetpu",  # Google's PyCoral; PyPI's pycoral is another thing
     "tensorflow": "tensorflow",
 }
 # which mllib runtime each module provides
@@ -39,11 +39,11 @@ def probe(workdir: str) -> dict[str, Any]:
     return {
         **manifest(),
         "modules": found,
-        "runtimes": sorted({PROVIDES[m] for m in found if m in PROVIDES}),
+        "runtimes": sorted({PROVIDES[m] for m in found if m in PROVIDES} | _edgetpu(found)),
         "accelerators": _accelerators(),
         "tensorrt": _tensorrt(found.get("tensorrt")),
         "memory_mb": _meminfo("MemTotal"),
-        "memory_available_mb": _meminfo("MemAvailable"),
+        **memory_state(),
         "disk_free_mb": shutil.disk_usage(workdir if os.path.isdir(workdir) else ".").free >> 20,
         "temperature_c": _temperature(),
         "kernel": platform.release(),
@@ -90,6 +90,14 @@ def _accelerators() -> dict[str, Any]:
     return found
 
 
+def _edgetpu(modules: dict[str, str]) -> set[str]:
+    """libedgetpu plus an interpreter runs Edge TPU models, with or without PyCoral."""
+    import ctypes.util
+
+    interpreter = {"ai_edge_litert", "tflite_runtime"} & set(modules)
+    return {"edgetpu"} if interpreter and ctypes.util.find_library("edgetpu") else set()
+
+
 def l4t_release() -> str | None:
     """``R35 (release), REVISION: 4.1``: JetPack's L4T release, which pins CUDA and cuDNN."""
     text = _read("/etc/nv_tegra_release")
@@ -113,6 +121,13 @@ def _tensorrt(module_version: str | None) -> dict[str, Any] | None:
     if version is None:
         return None
     return {"version": version, "python": module_version is not None, "trtexec": trtexec}
+
+
+def memory_state() -> dict[str, int | None]:
+    return {
+        "memory_available_mb": _meminfo("MemAvailable"),
+        "swap_free_mb": _meminfo("SwapFree"),
+    }
 
 
 def _meminfo(key: str) -> int | None:

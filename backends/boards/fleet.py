@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from backends import events as ev
 from backends.benchmarking import check_sizes, row_header
+from backends.boards.engines import check_engine
 from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession
 from backends.boards.transport import BoardLost, open_transport
@@ -153,13 +154,19 @@ async def bench(
     split = {**dataset.manifest, "shards": dataset.manifest["splits"]["val"]["shards"]}
     done = {(r["board"], r["runtime"]) for r in kept if r["status"] == "ok"}
 
+    fingerprint = artifact.meta.get("fingerprint") if artifact.kind == "tensorrt" else None
+
     async def work(session: BoardSession) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for runtime in names:
             if (session.board.name, runtime) in done:
                 continue
             try:
-                data = await session.bench(local, artifact.sha256, runtime, root, split, step, emit)
+                if fingerprint is not None:
+                    await check_engine(session, artifact)
+                data = await session.bench(
+                    local, artifact.sha256, runtime, root, split, step, emit, fingerprint
+                )
                 row = row_header(artifact, runtime, data["machine"], session.board.name)
                 row.update(data)
             except BoardLost as exc:

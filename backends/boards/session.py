@@ -217,8 +217,10 @@ class BoardSession:
         split: dict[str, Any],
         step: BenchStep,
         emit: Callable[[ev.Event], None],
+        fingerprint: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The benchmark protocol on the board, on the same shards as a local run."""
+        """The benchmark protocol on the board, on the same shards as a local run; a TensorRT
+        engine's ``fingerprint`` goes along, and the board checks it before loading."""
         if self.board.runtimes and runtime not in self.board.runtimes:
             raise BadInput(
                 f"board {self.board.name} does not allow runtime {runtime!r} "
@@ -266,6 +268,8 @@ class BoardSession:
         ]
         if step.disable_default_delegates:
             args.append("--disable-default-delegates")
+        if fingerprint is not None:
+            args += ["--fingerprint", json.dumps(fingerprint, sort_keys=True)]
         started = time.monotonic()
         data = await self.result(args, emit)
         return {**data, "board": self.board.name, "board_seconds": time.monotonic() - started}

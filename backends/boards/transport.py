@@ -37,6 +37,7 @@ class Transport(Protocol):
         ...
 
     async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None: ...
+    async def get(self, remote: str, local: Path) -> None: ...
     async def exists(self, remote: str) -> bool: ...
     async def makedirs(self, remote: str) -> None: ...
     async def rename(self, src: str, dst: str) -> None: ...
@@ -74,6 +75,9 @@ class LocalTransport:
                     progress(done, total)
             dst.flush()
             os.fsync(dst.fileno())
+
+    async def get(self, remote: str, local: Path) -> None:
+        shutil.copyfile(remote, local)
 
     async def exists(self, remote: str) -> bool:
         return os.path.lexists(remote)
@@ -143,6 +147,9 @@ class SshTransport:
         await self._sftp_call(
             self._sftp.put, str(local), remote, block_size=SFTP_BLOCK, progress_handler=handler
         )
+
+    async def get(self, remote: str, local: Path) -> None:
+        await self._sftp_call(self._sftp.get, remote, str(local), block_size=SFTP_BLOCK)
 
     async def exists(self, remote: str) -> bool:
         return await self._sftp_call(self._sftp.lexists, remote)

@@ -34,6 +34,8 @@ def build_engine(
     device: Any = None,
 ) -> dict[str, Any]:
     """Returns ``{"tensorrt", "seconds", "calibrated_batches", "calibration_cache"}``."""
+    if precision not in ("fp32", "fp16", "int8"):
+        raise BadInput(f"unknown precision {precision!r}: use fp32, fp16 or int8")
     if trt is None:
         import tensorrt as trt
     start = time.monotonic()
@@ -59,8 +61,6 @@ def build_engine(
         config.set_flag(trt.BuilderFlag.INT8)
         config.int8_calibrator = calibrator
         config.set_calibration_profile(profile)
-    elif precision != "fp32":
-        raise BadInput(f"unknown precision {precision!r}: use fp32, fp16 or int8")
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(

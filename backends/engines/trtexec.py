@@ -14,6 +14,13 @@ from pathlib import Path
 
 JETPACK_TRTEXEC = "/usr/src/tensorrt/bin/trtexec"  # where JetPack installs it, off the PATH
 _STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=?\s*([-+\d.eE]+)\s*ms")
+_GENERIC = (
+    "--- ",
+    "Parsing model failed",
+    "Failed to create engine",
+    "Engine set up failed",
+    "Engine could not be created",
+)
 _SUMMARY = {  # summary line label -> report field
     "Latency": "latency_ms",
     "GPU Compute Time": "gpu_compute_ms",
@@ -31,7 +38,15 @@ class Report:
     gpu_compute_ms: dict[str, float] = field(default_factory=dict)
     enqueue_ms: dict[str, float] = field(default_factory=dict)
     passed: bool | None = None  # the closing "&&&& PASSED" / "&&&& FAILED" line
-    error: str | None = None  # the last [E] line, when it failed
+    errors: list[str] = field(default_factory=list)  # [E] lines, continuation lines joined
+
+    @property
+    def error(self) -> str | None:
+        """The most specific error: the first that is not one of trtexec's generic trailers."""
+        specific = [e for e in self.errors if not any(g in e for g in _GENERIC)]
+        if specific or self.errors:
+            return (specific or self.errors)[0]
+        return "trtexec failed (no [E] line in its output)" if self.passed is False else None
 
 
 def find() -> str | None:
@@ -83,9 +98,17 @@ def version_from_tag(tag: str) -> str:
 
 def parse(text: str) -> Report:
     report = Report()
+    in_error = False
     for raw in text.splitlines():
-        line = re.sub(r"^\[[^\]]*\]\s*(\[[A-Z]\]\s*)?", "", raw.strip())  # "[date] [I] "
-        level = re.match(r"^\[[^\]]*\]\s*\[([A-Z])\]", raw.strip())
+        level = re.match(r"^\[[^\]]*\]\s*\[([A-Z])\]", raw.strip())  # "[date] [E] "
+        line = raw.strip()[level.end() :].strip() if level else raw.strip()
+        if level is None and in_error and line and not line.startswith("&&&&"):
+            report.errors[-1] += " " + line  # a message continued on the next line
+            continue
+        in_error = bool(level and level.group(1) == "E")
+        if in_error:
+            report.errors.append(line)
+            continue
         tag = re.search(r"\[TensorRT v(\d+)\]", raw)
         if tag and report.tensorrt is None:
             report.tensorrt = version_from_tag(tag.group(1))
@@ -102,19 +125,15 @@ def parse(text: str) -> Report:
             report.passed = True
         elif raw.startswith("&&&& FAILED"):
             report.passed = False
-        elif level and level.group(1) == "E":
-            report.error = line
         for label, name in _SUMMARY.items():
             if line.startswith(label + ":"):
                 getattr(report, name).update(_stats(line))
-    if report.passed is False and report.error is None:
-        report.error = "trtexec failed (no [E] line in its output)"
     return report
 
 
 def _stats(line: str) -> dict[str, float]:
     stats = {}
     for name, percentile, value in _STAT.findall(line):
-        key = f"p{percentile.rstrip('0').rstrip('.')}" if percentile else name
+        key = f"p{float(percentile):g}" if percentile else name  # "90" -> p90, "99.9" -> p99.9
         stats[key] = float(value)
     return stats

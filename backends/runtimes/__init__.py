@@ -53,11 +53,6 @@ def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> Runtime:
         module = importlib.import_module(f"backends.runtimes.{spec.module}")
         return module.load(Path(path), threads=threads, **options)
     except ImportError as exc:
-        if (exc.name or "").startswith("backends."):  # the adapter, not the runtime, is missing
-            raise BadInput(
-                f"mllib has no {spec.label} adapter yet, so nothing can run {Path(path).name} with "
-                "it (the README's support matrix lists what runs where)"
-            ) from None
         raise BadInput(
             f"runtime {spec.label} is not available here ({exc}); install {spec.package}"
         ) from None

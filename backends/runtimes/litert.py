@@ -16,7 +16,7 @@ from backends.runtimes import dequantise, quantise
 from backends.stdio import native_stderr_silenced
 
 
-def _interpreter_module() -> tuple[Any, str]:
+def interpreter_module() -> tuple[Any, str]:
     try:
         from importlib.metadata import version
 
@@ -33,9 +33,17 @@ def _interpreter_module() -> tuple[Any, str]:
 class LiteRTRuntime:
     name = "litert"
 
-    def __init__(self, path: Path, threads: int, disable_default_delegates: bool) -> None:
-        module, self.version = _interpreter_module()
+    def __init__(
+        self,
+        path: Path,
+        threads: int,
+        disable_default_delegates: bool,
+        delegates: list[Any] | None = None,
+    ) -> None:
+        module, self.version = interpreter_module()
         kwargs: dict[str, Any] = {"model_path": str(path), "num_threads": threads or None}
+        if delegates:
+            kwargs["experimental_delegates"] = delegates
         if disable_default_delegates:
             kwargs["experimental_op_resolver_type"] = (
                 module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES

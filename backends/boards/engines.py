@@ -1,0 +1,260 @@
+"""TensorRT engines for a board: found in the catalog by fingerprint, else built on the board.
+
+A build pushes the ONNX model (and, for int8, a calibration shard drawn stratified from the
+training split, plus a calibration cache when the catalog has one for that TensorRT release),
+runs the agent's ``engine`` command, and brings the engine (and a new calibration cache) back
+into the workspace, hash-checked, as artifacts whose metadata carry the fingerprint. The next
+request with the same fingerprint is a cache hit: nothing is built or uploaded.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backends import events as ev
+from backends.boards.inventory import Board, Inventory
+from backends.boards.session import BoardSession
+from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.config import EngineStep
+from backends.engines.fingerprint import Fingerprint, board_identity, check
+from backends.errors import BadInput, StageFailed
+from backends.formats import Precision
+from backends.workspace import Workspace
+
+ENGINE, CACHE, SHARD = "tensorrt", "calibration-cache", "calibration-shard"
+
+
+async def engine_for(
+    ws: Workspace,
+    session: BoardSession,
+    onnx: ArtifactRecord,
+    precision: Precision,
+    dataset: DatasetRecord | None,
+    step: EngineStep,
+    emit: ev.Emit,
+) -> tuple[ArtifactRecord, bool]:
+    """(the engine artifact, whether it was built now rather than found in the catalog)."""
+    board = session.board.name
+    if onnx.kind != "onnx":
+        raise BadInput(
+            f"artifact {onnx.id} is {onnx.kind}: TensorRT engines are built from an ONNX "
+            "artifact (`mllib-tui artifacts` lists them)"
+        )
+    probe = await session.probe()
+    identity = board_identity(probe, board)
+    shard = cache = None
+    if precision is Precision.INT8:
+        if dataset is None:
+            raise BadInput(f"artifact {onnx.id} has no dataset to calibrate int8 with")
+        shard = calibration_shard(ws, dataset, step)
+        cache = cached_calibration(ws, onnx, shard, identity["tensorrt"])
+        if cache is None and not probe["tensorrt"]["python"]:
+            raise BadInput(
+                f"board {board} has trtexec but not TensorRT's Python module, and no calibration "
+                f"cache for TensorRT {identity['tensorrt']} is in the catalog: install "
+                "python3-libnvinfer there, or build int8 once on a board that has it"
+            )
+    wanted = Fingerprint(
+        **identity,
+        precision=precision.value,
+        onnx_sha256=onnx.sha256,
+        calibration_sha256=cache.sha256 if cache else None,
+    )
+    found = find_engine(ws, onnx, wanted)
+    if found is not None:
+        emit(ev.Log(stage="engine", level="info", message=f"{board}: engine cache hit"))
+        return found, False
+    return await _build(ws, session, onnx, precision, identity, shard, cache, step, emit), True
+
+
+def find_engine(ws: Workspace, onnx: ArtifactRecord, wanted: Fingerprint) -> ArtifactRecord | None:
+    for engine in ws.catalog.children(onnx.id, ENGINE):
+        if engine.meta.get("fingerprint_key") == wanted.key and ws.path(engine.path).exists():
+            return engine
+    return None
+
+
+def fingerprint_of(engine: ArtifactRecord) -> Fingerprint:
+    return Fingerprint.from_dict(engine.meta["fingerprint"])
+
+
+async def check_engine(session: BoardSession, engine: ArtifactRecord) -> None:
+    """Refuse, before anything is uploaded, an engine that was built for another board."""
+    identity = board_identity(await session.probe(), session.board.name)
+    check(fingerprint_of(engine), identity, f"board {session.board.name}")
+
+
+def calibration_shard(ws: Workspace, dataset: DatasetRecord, step: EngineStep) -> ArtifactRecord:
+    """The int8 calibration images (stratified from the training split), one artifact per
+    dataset and size, so repeated builds upload and calibrate with the same bytes."""
+    from backends.convert.representative import stratified
+    from backends.datasets.shards import split
+
+    for shard in ws.catalog.artifacts(SHARD):
+        if shard.dataset_id == dataset.id and shard.meta.get("images") == step.calibration_images:
+            return shard
+    classes = dataset.manifest["classes"]
+    images = stratified(
+        split(ws.path(dataset.path), "train"), step.calibration_images, len(classes)
+    )
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as out:
+            np.save(out, images, allow_pickle=False)
+
+    return ws.write_artifact(
+        kind=SHARD,
+        name="calibration.npy",
+        write=write,
+        dataset_id=dataset.id,
+        meta={"images": step.calibration_images, "drawn": len(images)},
+    )
+
+
+def cached_calibration(
+    ws: Workspace, onnx: ArtifactRecord, shard: ArtifactRecord, tensorrt: str | None
+) -> ArtifactRecord | None:
+    """A calibration cache made from this model and shard by this TensorRT release (caches
+    are portable between GPUs, not between TensorRT releases)."""
+    for cache in ws.catalog.children(onnx.id, CACHE):
+        if (
+            cache.meta.get("shard_sha256") == shard.sha256
+            and cache.meta.get("tensorrt") == tensorrt
+        ):
+            return cache
+    return None
+
+
+async def _build(
+    ws: Workspace,
+    session: BoardSession,
+    onnx: ArtifactRecord,
+    precision: Precision,
+    identity: dict[str, str | None],
+    shard: ArtifactRecord | None,
+    cache: ArtifactRecord | None,
+    step: EngineStep,
+    emit: ev.Emit,
+) -> ArtifactRecord:
+    board = session.board.name
+    remote_onnx = await session.upload(ws.verify(onnx), onnx.sha256)
+    work = session.path("engines", f".build-{secrets.token_hex(6)}")
+    await session.transport.makedirs(work)
+    args = [
+        "engine",
+        "--onnx",
+        remote_onnx,
+        "--out",
+        posixpath.join(work, "model.engine"),
+        "--precision",
+        precision.value,
+        "--workspace-mb",
+        str(step.workspace_mb),
+        "--max-batch",
+        str(step.max_batch),
+    ]
+    remote_cache = posixpath.join(work, "calibration.cache")
+    if shard is not None:
+        args += ["--calibration", await session.upload(ws.verify(shard), shard.sha256)]
+        args += ["--calibration-cache", remote_cache]
+    if cache is not None:
+        await session.transport.put(ws.verify(cache), remote_cache)
+    try:
+        data = await session.result(args, emit)
+        engine = await _fetch(ws, session, data["sha256"], posixpath.join(work, "model.engine"))
+        new_cache = None
+        if shard is not None and cache is None and data.get("calibration_sha256"):
+            new_cache = await _fetch(ws, session, data["calibration_sha256"], remote_cache)
+    finally:
+        await session.transport.remove(work)
+    if cache is not None and data.get("calibration_sha256") != cache.sha256:
+        raise StageFailed(f"board {board}: the calibration cache arrived damaged; build again")
+    calibration = cache or (
+        _register_cache(ws, new_cache, onnx, shard, data) if new_cache is not None else None
+    )
+    built = Fingerprint(
+        gpu=data["gpu"],
+        compute_capability=data["compute_capability"],
+        tensorrt=data["tensorrt"],
+        l4t=data["l4t"],
+        precision=precision.value,
+        onnx_sha256=onnx.sha256,
+        calibration_sha256=calibration.sha256 if calibration else None,
+    )
+    check(built, identity, f"board {board}")  # the board changed under us mid-build
+    meta = {
+        "precision": precision.value,
+        "fingerprint": built.as_dict(),
+        "fingerprint_key": built.key,
+        "built_on": board,
+        "builder": data["builder"],
+        "build_seconds": round(data["seconds"], 1) if data.get("seconds") else None,
+        "calibrated_batches": data.get("calibrated_batches"),
+    }
+    if data.get("trtexec"):
+        meta["trtexec"] = data["trtexec"]
+    return ws.write_artifact(
+        kind=ENGINE,
+        name="model.engine",
+        write=lambda tmp: tmp.write_bytes(engine),
+        parent_id=onnx.id,
+        dataset_id=onnx.dataset_id,
+        meta=meta,
+    )
+
+
+async def _fetch(ws: Workspace, session: BoardSession, sha256: str, remote: str) -> bytes:
+    import hashlib
+
+    with tempfile.TemporaryDirectory(dir=ws.path("tmp")) as tmp:
+        local = Path(tmp) / "file"
+        await session.transport.get(remote, local)
+        data = local.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StageFailed(
+            f"board {session.board.name}: {posixpath.basename(remote)} arrived damaged; build again"
+        )
+    return data
+
+
+def _register_cache(
+    ws: Workspace, data: bytes, onnx: ArtifactRecord, shard: Any, result: dict[str, Any]
+) -> ArtifactRecord:
+    return ws.write_artifact(
+        kind=CACHE,
+        name="calibration.cache",
+        write=lambda tmp: tmp.write_bytes(data),
+        parent_id=onnx.id,
+        dataset_id=onnx.dataset_id,
+        meta={"shard_sha256": shard.sha256, "tensorrt": result["tensorrt"]},
+    )
+
+
+async def build_on_boards(
+    ws: Workspace,
+    inventory: Inventory,
+    onnx: ArtifactRecord,
+    boards: list[Board],
+    precision: Precision,
+    step: EngineStep,
+    emit: ev.Emit,
+    limit: int = 4,
+) -> dict[str, dict[str, Any] | BaseException]:
+    """An engine per board (one per distinct fingerprint: twin boards share the cached one)."""
+    from backends.boards.fleet import each_board
+
+    dataset = ws.catalog.dataset_by_id(onnx.dataset_id) if onnx.dataset_id else None
+
+    async def work(session: BoardSession) -> dict[str, Any]:
+        engine, built = await engine_for(ws, session, onnx, precision, dataset, step, emit)
+        outcome = {"artifact": engine.id, "built": built, **engine.meta}
+        emit(ev.Result(stage="engine", name=session.board.name, data=outcome))
+        return outcome
+
+    return await each_board(boards, inventory, work, limit)
