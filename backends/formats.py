@@ -133,4 +133,3 @@ def runnable(runtimes: list[str]) -> list[str]:
         for f in FORMATS.values()
         if usable & set(f.runtimes)
     ]
-

@@ -1,6 +1,7 @@
 """Conversions of the trained tiny model to every format, with real runtimes on real files."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -194,3 +195,51 @@ def test_convert_refuses_what_is_not_a_keras_model(trained_ws: Path) -> None:
     assert out.returncode == 2 and "is a onnx, not a Keras model" in out.stderr
     out = cli("convert", "99999", "--to", "onnx", "-w", str(trained_ws))
     assert out.returncode == 2 and "no artifact with id 99999" in out.stderr
+
+
+def test_edgetpu_without_the_compiler_says_where_to_get_it(trained_ws: Path) -> None:
+    (model,) = Workspace.open(trained_ws).catalog.artifacts("model")
+    out = cli(
+        "convert", str(model.id), "--to", "edgetpu", "--precision", "int8", "-w", str(trained_ws)
+    )
+    assert out.returncode == 2
+    assert "edgetpu_compiler is not installed on this workstation" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_edgetpu_compiles_the_int8_model_and_keeps_the_tpu_cpu_split(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    """Coral's compiler cannot be installed here: a stand-in on the PATH prints a log a real
+    compiler printed (78 of 84 ops on the TPU). What is checked is ours: the int8 TFLite is
+    the source, the log is read, the split is kept and shown, fidelity says where it was
+    measured."""
+    bin_dir = tmp_path / "bin"
+    shutil.copytree(Path(__file__).parent / "standins" / "bin", bin_dir)
+    shutil.copy(
+        Path(__file__).parent / "data" / "tool-output" / "edgetpu-partial.log",
+        bin_dir / "edgetpu-compiler.log",
+    )
+    ws = Workspace.open(trained_ws)
+    (model,) = ws.catalog.artifacts("model")
+    int8 = _by_target(ws)["tflite:int8"]
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    out = cli(
+        "convert",
+        str(model.id),
+        "--to",
+        "edgetpu",
+        "--precision",
+        "int8",
+        "-w",
+        str(trained_ws),
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Edge TPU: 78 of 84 operations on the Edge TPU, 6 on the CPU" in out.stdout
+    (artifact,) = Workspace.open(trained_ws).catalog.artifacts("edgetpu")
+    assert artifact.parent_id == int8.id and artifact.meta["edgetpu"]["cpu_ops"] == 6
+    assert artifact.meta["converter"] == "edgetpu_compiler 15.0.340273435"
+    assert artifact.meta["fidelity"]["value"] == int8.meta["fidelity"]["value"]
+    assert f"measured on the int8 TFLite, artifact {int8.id}" in artifact.meta["fidelity"]["gate"]
+    assert artifact.sha256 == int8.sha256  # the stand-in copies its input

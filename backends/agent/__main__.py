@@ -196,7 +196,7 @@ def _engine(args: argparse.Namespace) -> int:
     gpus = (query() or {}).get("gpus") or []
     state = {**memory_state(), "gpu": gpus[0] if gpus else None}
     needed = preflight.needed_mb(Path(args.onnx).stat().st_size, args.workspace_mb)
-    preflight.check(needed, state, args.workspace_mb, "this board")
+    preflight.check(needed, state, args.workspace_mb, "")  # the workstation names the board
     out, cache = Path(args.out), Path(args.calibration_cache) if args.calibration_cache else None
     try:
         import tensorrt  # noqa: F401

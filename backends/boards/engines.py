@@ -66,16 +66,23 @@ async def engine_for(
         onnx_sha256=onnx.sha256,
         calibration_sha256=cache.sha256 if cache else None,
     )
-    found = find_engine(ws, onnx, wanted)
+    found = find_engine(ws, onnx, wanted, step.max_batch)
     if found is not None:
         emit(ev.Log(stage="engine", level="info", message=f"{board}: engine cache hit"))
         return found, False
     return await _build(ws, session, onnx, precision, identity, shard, cache, step, emit), True
 
 
-def find_engine(ws: Workspace, onnx: ArtifactRecord, wanted: Fingerprint) -> ArtifactRecord | None:
+def find_engine(
+    ws: Workspace, onnx: ArtifactRecord, wanted: Fingerprint, max_batch: int
+) -> ArtifactRecord | None:
+    """An engine with this fingerprint whose optimisation profile takes ``max_batch``."""
     for engine in ws.catalog.children(onnx.id, ENGINE):
-        if engine.meta.get("fingerprint_key") == wanted.key and ws.path(engine.path).exists():
+        if (
+            engine.meta.get("fingerprint_key") == wanted.key
+            and engine.meta.get("max_batch") == max_batch
+            and ws.path(engine.path).exists()
+        ):
             return engine
     return None
 
@@ -196,6 +203,7 @@ async def _build(
         "builder": data["builder"],
         "build_seconds": round(data["seconds"], 1) if data.get("seconds") else None,
         "calibrated_batches": data.get("calibrated_batches"),
+        "max_batch": step.max_batch,
     }
     if data.get("trtexec"):
         meta["trtexec"] = data["trtexec"]

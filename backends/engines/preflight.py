@@ -29,8 +29,9 @@ def check(needed: int, machine: dict[str, Any], workspace_mb: int, where: str) -
             return
         free, detail = gpu["free_mb"], f"{gpu['free_mb']} MB GPU memory"
     if free < needed:
+        prefix = f"{where}: " if where else ""
         raise BadInput(
-            f"{where}: the engine build needs about {needed} MB but {detail} is free: add swap "
+            f"{prefix}the engine build needs about {needed} MB but {detail} is free: add swap "
             "(sudo fallocate -l 4G /swapfile && sudo mkswap /swapfile && sudo swapon "
             "/swapfile), stop other GPU work (on Jetson: sudo systemctl stop gdm), or lower "
             f"[engines] workspace_mb (now {workspace_mb})"

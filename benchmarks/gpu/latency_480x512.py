@@ -15,7 +15,8 @@ mllib's own parts each step exercised:
    Each is checked against ONNX Runtime on the CPU (class agreement per pixel).
 
 Latency is host to host (uint8 image in host memory, probabilities back in host memory), as
-mllib's inference-only figure. The weights are untrained: latency does not depend on them.
+mllib's inference-only figure; the "on-device" rows keep input and output in GPU memory.
+The weights are untrained: latency does not depend on them.
 Without ``--onnx`` the model is built here with TensorFlow (the workstation venv).
 """
 
@@ -121,6 +122,8 @@ def _candidates(
     found.append(("ONNX Runtime CUDA", "fp32", timed(lambda: _ort_cuda(onnx_path))))
     for p in ("fp32", "fp16"):
         found.append(("PyTorch CUDA", p, timed(lambda p=p: _torch(onnx_path, p))))
+    for p in ("fp32", "fp16"):
+        found.append(("PyTorch on-device", p, lambda p=p: _torch_on_device(onnx_path, p, args)))
     return found
 
 
@@ -181,6 +184,29 @@ def _torch(onnx_path: Path, precision: str) -> Callable[[np.ndarray], np.ndarray
         return model(x).float().cpu().numpy()
 
     return call
+
+
+def _torch_on_device(
+    onnx_path: Path, precision: str, args: argparse.Namespace
+) -> tuple[float, float, None]:
+    """The same model with input and output left in GPU memory: GPU time, as trtexec's
+    "GPU Compute Time", so the copies' share of the host-to-host figure shows."""
+    import onnx
+    import torch
+
+    from benchmarks.gpu.onnx_torch import compile_onnx
+
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    model = compile_onnx(onnx.load(str(onnx_path)), "cuda", dtype)
+    x = torch.from_numpy(np.zeros((1, *SIZE, 3), np.float32) + 128).to("cuda", dtype)
+
+    @torch.inference_mode()
+    def call() -> None:
+        model(x)
+        torch.cuda.synchronize()
+
+    p50, p90 = _time(call, args.runs, args.seconds)
+    return p50, p90, None
 
 
 def _time(call: Callable[[], object], runs: int, seconds: float) -> tuple[float, float]:

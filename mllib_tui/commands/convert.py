@@ -23,7 +23,14 @@ def convert(
     model: Annotated[
         str, typer.Argument(help="Artifact id of a Keras model (`mllib-tui artifacts`).")
     ],
-    to: Annotated[str, typer.Option("--to", help="Target format: onnx or tflite.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Target format: onnx, tflite, or edgetpu (int8, compiled from the int8 TFLite "
+            "by Coral's edgetpu_compiler). TensorRT engines: `mllib-tui engines build`.",
+        ),
+    ],
     precision: Annotated[
         str, typer.Option(help="fp32, fp16 or int8 (what the format supports).")
     ] = "fp32",
@@ -89,6 +96,8 @@ def convert(
                 f"{f['value']:.4f} ({f['delta']:+.4f}) — {'passed' if f['passed'] else 'FAILED'} "
                 f"({f['gate']})"
             )
+            if "edgetpu_summary" in result.artifact.meta:
+                stdout.print(f"  Edge TPU: {result.artifact.meta['edgetpu_summary']}")
         if not result.passed:
             raise GateFailed(
                 f"{fmt.name} {prec} (artifact {result.artifact.id}) missed its "

@@ -176,7 +176,8 @@ def _calibrate(network, config):
         if pointers is None:
             break
         digest.update(ctypes.string_at(pointers[0], size))
-    cache = b"TRT-STANDIN-CALIBRATION " + digest.hexdigest().encode()
+    # like TensorRT's own ("TRT-8601-EntropyCalibration2"), the header names the release
+    cache = f"TRT-{__version__}-EntropyCalibration2 {digest.hexdigest()}".encode()
     calibrator.write_calibration_cache(cache)
     return hashlib.sha256(cache).hexdigest()
 
