@@ -81,7 +81,7 @@ class BenchStep(Protocol):
 
 @dataclass(frozen=True)
 class EngineStep:
-    """TensorRT engines, built on the board (``mllib-tui engines build``)."""
+    """TensorRT engine builds on a board (``mllib-tui engines build`` options)."""
 
     workspace_mb: int = 1024  # the builder's scratch memory; lower it on 4-8 GB Jetsons
     max_batch: int = 8  # the optimisation profile's largest batch (the benchmark's eval batch)
@@ -104,7 +104,6 @@ class Pipeline:
     train: TrainConfig = field(default_factory=TrainConfig)
     convert: ConvertStep = field(default_factory=ConvertStep)
     bench: BenchStep = field(default_factory=BenchStep)
-    engines: EngineStep = field(default_factory=EngineStep)
     gates: Gates = field(default_factory=Gates)
 
 
@@ -118,9 +117,6 @@ _RANGES: dict[str, tuple[float, float]] = {
     "train.learning_rate": (1e-9, 10),
     "evaluate.batch_size": (1, 4096),
     "evaluate.threads": (0, 1024),
-    "engines.workspace_mb": (16, 1 << 20),
-    "engines.max_batch": (1, 4096),
-    "engines.calibration_images": (1, 100_000),
     "gates.min_miou": (0, 1),
     "gates.min_pixel_accuracy": (0, 1),
     "gates.min_accuracy": (0, 1),

@@ -222,7 +222,7 @@ def test_preflight_says_what_to_do_when_memory_is_short() -> None:
         preflight.check(needed, jetson, 1024, "board nano")
     preflight.check(needed, {**jetson, "swap_free_mb": 4096}, 1024, "board nano")  # swap helps
     desktop = {"memory_available_mb": 64000, "gpu": {"integrated": False, "free_mb": 900}}
-    with pytest.raises(BadInput, match=r"900 MB GPU memory is free.*workspace_mb \(now 1024\)"):
+    with pytest.raises(BadInput, match=r"900 MB GPU memory is free.*--workspace-mb \(now 1024\)"):
         preflight.check(needed, desktop, 1024, "board rtx")
 
 

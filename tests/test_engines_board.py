@@ -175,7 +175,7 @@ def test_preflight_refuses_a_build_that_cannot_fit(env: Env) -> None:
     out = env("engines", "build", _onnx(env), "jetson", "--precision", "fp32", *too_big)
     assert out.returncode == 2
     assert "board jetson: the engine build needs about" in out.stderr
-    assert "add swap" in out.stderr and "workspace_mb (now 900000)" in out.stderr
+    assert "add swap" in out.stderr and "--workspace-mb (now 900000)" in out.stderr
 
 
 def test_trtexec_builds_where_the_python_module_is_missing(env: Env) -> None:

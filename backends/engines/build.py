@@ -65,7 +65,7 @@ def build_engine(
     if serialized is None:
         raise RuntimeError(
             "TensorRT could not build the engine (its log above says why; out of memory: "
-            "lower [engines] workspace_mb or add swap)"
+            "lower --workspace-mb or add swap)"
         )
     tmp = engine_path.with_name(engine_path.name + ".tmp")
     with open(tmp, "wb") as out:

@@ -34,5 +34,5 @@ def check(needed: int, machine: dict[str, Any], workspace_mb: int, where: str) -
             f"{prefix}the engine build needs about {needed} MB but {detail} is free: add swap "
             "(sudo fallocate -l 4G /swapfile && sudo mkswap /swapfile && sudo swapon "
             "/swapfile), stop other GPU work (on Jetson: sudo systemctl stop gdm), or lower "
-            f"[engines] workspace_mb (now {workspace_mb})"
+            f"--workspace-mb (now {workspace_mb})"
         )
