@@ -89,13 +89,32 @@ class S3Server:
             self.process = subprocess.Popen(argv, stdout=log, stderr=log, cwd=self.root)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self._answers():
+            if self._answers() and self._volumes_registered():
                 return
             if self.process.poll() is not None:
                 break
             time.sleep(0.1)
         raise RuntimeError(
             f"SeaweedFS did not start: {(self.root / 'weed.log').read_text()[-2000:]}"
+        )
+
+    def _volumes_registered(self) -> bool:
+        """The S3 gateway answers before the volume server has joined the master; until it
+        has, reads fail with InternalError (seen after a restart under load)."""
+        import json
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.ports['master']}/dir/status", timeout=1
+            ) as response:
+                topology = json.load(response).get("Topology", {})
+        except (OSError, ValueError):
+            return False
+        return any(
+            rack.get("DataNodes")
+            for center in topology.get("DataCenters") or []
+            for rack in center.get("Racks") or []
         )
 
     def _answers(self) -> bool:

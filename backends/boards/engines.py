@@ -9,9 +9,9 @@ request with the same fingerprint is a cache hit: nothing is built or uploaded.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from backends.config import EngineStep
 from backends.engines.fingerprint import Fingerprint, board_identity, check
 from backends.errors import BadInput, StageFailed
 from backends.formats import Precision
-from backends.workspace import Workspace
+from backends.workspace import Workspace, hash_path
 
 ENGINE, CACHE, SHARD = "tensorrt", "calibration-cache", "calibration-shard"
 
@@ -172,19 +172,41 @@ async def _build(
         args += ["--calibration-cache", remote_cache]
     if cache is not None:
         await session.transport.put(ws.verify(cache), remote_cache)
+    engine = ws.temporary("model.engine")
+    new_cache = ws.temporary("calibration.cache") if shard is not None and cache is None else None
     try:
-        data = await session.result(args, emit)
-        engine = await _fetch(ws, session, data["sha256"], posixpath.join(work, "model.engine"))
-        new_cache = None
-        if shard is not None and cache is None and data.get("calibration_sha256"):
-            new_cache = await _fetch(ws, session, data["calibration_sha256"], remote_cache)
-    finally:
-        await session.transport.remove(work)
-    if cache is not None and data.get("calibration_sha256") != cache.sha256:
-        raise StageFailed(f"board {board}: the calibration cache arrived damaged; build again")
-    calibration = cache or (
-        _register_cache(ws, new_cache, onnx, shard, data) if new_cache is not None else None
-    )
+        try:
+            data = await session.result(args, emit)
+            await _fetch(session, data["sha256"], posixpath.join(work, "model.engine"), engine)
+            if new_cache is not None:
+                await _fetch(session, data["calibration_sha256"], remote_cache, new_cache)
+        finally:
+            await session.transport.remove(work)
+        if cache is not None and data.get("calibration_sha256") != cache.sha256:
+            raise StageFailed(f"board {board}: the calibration cache arrived damaged; build again")
+        calibration = cache or (
+            _register_cache(ws, new_cache, onnx, shard, data) if new_cache is not None else None
+        )
+        return _register_engine(
+            ws, engine, onnx, precision, identity, calibration, data, step, board
+        )
+    finally:  # fetched files not moved into the workspace (a failure on the way)
+        engine.unlink(missing_ok=True)
+        if new_cache is not None:
+            new_cache.unlink(missing_ok=True)
+
+
+def _register_engine(
+    ws: Workspace,
+    engine: Path,
+    onnx: ArtifactRecord,
+    precision: Precision,
+    identity: dict[str, str | None],
+    calibration: ArtifactRecord | None,
+    data: dict[str, Any],
+    step: EngineStep,
+    board: str,
+) -> ArtifactRecord:
     built = Fingerprint(
         gpu=data["gpu"],
         compute_capability=data["compute_capability"],
@@ -210,34 +232,30 @@ async def _build(
     return ws.write_artifact(
         kind=ENGINE,
         name="model.engine",
-        write=lambda tmp: tmp.write_bytes(engine),
+        write=lambda tmp: os.replace(engine, tmp),
         parent_id=onnx.id,
         dataset_id=onnx.dataset_id,
         meta=meta,
     )
 
 
-async def _fetch(ws: Workspace, session: BoardSession, sha256: str, remote: str) -> bytes:
-    import hashlib
-
-    with tempfile.TemporaryDirectory(dir=ws.path("tmp")) as tmp:
-        local = Path(tmp) / "file"
-        await session.transport.get(remote, local)
-        data = local.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
+async def _fetch(session: BoardSession, sha256: str, remote: str, local: Path) -> None:
+    """``remote`` to ``local`` over SFTP, checked against the hash the board computed."""
+    local.parent.mkdir(parents=True, exist_ok=True)
+    await session.transport.get(remote, local)
+    if hash_path(local)[0] != sha256:
         raise StageFailed(
             f"board {session.board.name}: {posixpath.basename(remote)} arrived damaged; build again"
         )
-    return data
 
 
 def _register_cache(
-    ws: Workspace, data: bytes, onnx: ArtifactRecord, shard: Any, result: dict[str, Any]
+    ws: Workspace, local: Path, onnx: ArtifactRecord, shard: Any, result: dict[str, Any]
 ) -> ArtifactRecord:
     return ws.write_artifact(
         kind=CACHE,
         name="calibration.cache",
-        write=lambda tmp: tmp.write_bytes(data),
+        write=lambda tmp: os.replace(local, tmp),
         parent_id=onnx.id,
         dataset_id=onnx.dataset_id,
         meta={"shard_sha256": shard.sha256, "tensorrt": result["tensorrt"]},

@@ -22,6 +22,8 @@ class Device(Protocol):
 
     def alloc(self, nbytes: int) -> int: ...  # a device pointer
 
+    def free(self, pointer: int) -> None: ...
+
     def upload(self, pointer: int, array: np.ndarray) -> None: ...
 
     def download(self, array: np.ndarray, pointer: int) -> None: ...
@@ -65,6 +67,10 @@ class CudaPython:
         self._pointers.append(pointer)
         return pointer
 
+    def free(self, pointer: int) -> None:
+        self._pointers.remove(pointer)
+        self._check(self._rt.cudaFree(pointer))
+
     def upload(self, pointer: int, array: np.ndarray) -> None:
         kind = self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice
         self._check(
@@ -97,12 +103,15 @@ class PyCuda:
         self._driver = driver
         self._stream = driver.Stream()
         self.stream = int(self._stream.handle)
-        self._allocations: list[Any] = []
+        self._allocations: dict[int, Any] = {}
 
     def alloc(self, nbytes: int) -> int:
         allocation = self._driver.mem_alloc(nbytes)
-        self._allocations.append(allocation)
+        self._allocations[int(allocation)] = allocation
         return int(allocation)
+
+    def free(self, pointer: int) -> None:
+        self._allocations.pop(pointer).free()
 
     def upload(self, pointer: int, array: np.ndarray) -> None:
         self._driver.memcpy_htod_async(pointer, array, self._stream)
@@ -114,7 +123,7 @@ class PyCuda:
         self._stream.synchronize()
 
     def close(self) -> None:
-        for allocation in self._allocations:
+        for allocation in self._allocations.values():
             allocation.free()
         self._allocations.clear()
 
@@ -134,6 +143,9 @@ class CuPy:
         memory = self._cupy.cuda.alloc(nbytes)
         self._memory[int(memory.ptr)] = memory
         return int(memory.ptr)
+
+    def free(self, pointer: int) -> None:
+        del self._memory[pointer]  # CuPy frees it with its last reference
 
     def upload(self, pointer: int, array: np.ndarray) -> None:
         self._memory[pointer].copy_from_host_async(array.ctypes.data, array.nbytes, self._stream)

@@ -91,12 +91,15 @@ class TensorRTRuntime:
         return output
 
     def _reserve(self, batch: int) -> None:
-        """Device buffers for ``batch`` images, grown (never shrunk) as batches grow."""
+        """Device buffers for ``batch`` images, replaced by larger ones as batches grow."""
         if batch <= self._capacity:
             return
         for tensor in self._io:
             per_image = int(np.prod(tensor["shape"][1:])) * tensor["dtype"].itemsize
+            old = self._pointers.get(tensor["name"])
             self._pointers[tensor["name"]] = self._device.alloc(batch * per_image)
+            if old is not None:
+                self._device.free(old)
         self._capacity = batch
 
     def probabilities(self, raw: np.ndarray) -> np.ndarray:

@@ -82,6 +82,7 @@ def _check_buffers() -> None:
             print(f"   {binding.name}: not installed ({exc.name})")
             continue
         back = np.zeros_like(data)
+        device.free(device.alloc(data.nbytes))  # as the adapter does when batches grow
         pointer = device.alloc(data.nbytes)
         device.upload(pointer, data)
         device.download(back, pointer)
