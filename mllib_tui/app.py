@@ -312,7 +312,7 @@ class MllibApp(App[None]):
             )
             return
         newest = max(snap.model_of(a).id for a in trained)
-        artifacts = [a for a in trained if snap.model_of(a).id == newest]
+        artifacts = snap.runnable_on(board, [a for a in trained if snap.model_of(a).id == newest])
         for screen in self.screen_stack:
             if isinstance(screen, BoardScreen) and screen.board == board:
                 screen.plan(artifacts)

@@ -8,9 +8,10 @@ from typing import Any
 
 from backends.boards.inventory import Board, load_inventory
 from backends.catalog import ArtifactRecord, DatasetRecord, JobRecord
+from backends.errors import BadInput
 from backends.workspace import Workspace
 
-CONVERTED = ("onnx", "tflite")
+CONVERTED = ("onnx", "tflite", "edgetpu", "tensorrt")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,27 @@ class Snapshot:
                 return by_id[model.dataset_id]
         return self.datasets[-1] if self.datasets else None
 
+    def runnable_on(self, board: str, artifacts: list[ArtifactRecord]) -> list[ArtifactRecord]:
+        """``artifacts`` less what ``board`` cannot run by its last probe: TensorRT engines of
+        another fingerprint, Edge TPU models without an Edge TPU runtime."""
+        from backends.engines.fingerprint import BOARD_FIELDS, board_identity
+
+        facts = self.probes.get(board) or {}
+        try:
+            identity = board_identity(facts, board)
+        except BadInput:
+            identity = None
+        kept = []
+        for artifact in artifacts:
+            if artifact.kind == "tensorrt":
+                built = artifact.meta.get("fingerprint") or {}
+                if identity is None or any(built.get(f) != identity[f] for f in BOARD_FIELDS):
+                    continue
+            if artifact.kind == "edgetpu" and "edgetpu" not in facts.get("runtimes", []):
+                continue
+            kept.append(artifact)
+        return kept
+
     def model_of(self, artifact: ArtifactRecord) -> ArtifactRecord:
         """The Keras model an artifact was converted from (itself for a model)."""
         by_id = {a.id: a for a in self.artifacts}
@@ -49,8 +71,6 @@ class Snapshot:
 
 
 def load(ws: Workspace, devices: Path | None) -> Snapshot:
-    from backends.errors import BadInput
-
     catalog = ws.catalog
     problem = None
     try:

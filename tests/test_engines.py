@@ -402,3 +402,27 @@ def test_google_pycoral_is_used_and_pypi_pycoral_is_passed_over(monkeypatch, tmp
     with pytest.raises(BadInput, match=r"Edge TPU delegate did not load .*libedgetpu1-std"):
         edgetpu.delegate()
     assert asked == [{"device": "usb"}]  # not asked again
+
+
+def test_a_board_screen_benchmarks_only_what_the_board_can_run() -> None:
+    from backends.catalog import ArtifactRecord
+    from mllib_tui.state import Snapshot
+
+    def artifact(id_: int, kind: str, **meta: object) -> ArtifactRecord:
+        return ArtifactRecord(id_, kind, f"a/{id_}", "0" * 64, 1, None, None, 1, meta, 0.0)
+
+    probe = {
+        "runtimes": ["litert", "tensorrt"],
+        "accelerators": {
+            "cuda": {"gpus": [{"name": "Orin", "compute_capability": "8.7"}]},
+            "l4t": ORIN["l4t"],
+        },
+        "tensorrt": {"version": ORIN["tensorrt"], "python": True, "trtexec": None},
+    }
+    mine = artifact(1, "tensorrt", fingerprint=fingerprint().as_dict())
+    other = artifact(2, "tensorrt", fingerprint=fingerprint(tensorrt="10.3.0").as_dict())
+    tflite, tpu = artifact(3, "tflite"), artifact(4, "edgetpu")
+    snap = Snapshot(probes={"jetson": probe, "pi": {"runtimes": ["litert"], "tensorrt": None}})
+    assert snap.runnable_on("jetson", [mine, other, tflite, tpu]) == [mine, tflite]
+    assert snap.runnable_on("pi", [mine, other, tflite, tpu]) == [tflite]
+    assert snap.runnable_on("never-probed", [mine, tflite]) == [tflite]

@@ -9,6 +9,7 @@ request with the same fingerprint is a cache hit: nothing is built or uploaded.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import posixpath
 import secrets
@@ -52,7 +53,7 @@ async def engine_for(
     if precision is Precision.INT8:
         if dataset is None:
             raise BadInput(f"artifact {onnx.id} has no dataset to calibrate int8 with")
-        shard = calibration_shard(ws, dataset, step)
+        shard = await asyncio.to_thread(calibration_shard, ws, dataset, step)  # reads shards
         cache = cached_calibration(ws, onnx, shard, identity["tensorrt"])
         if cache is None and not probe["tensorrt"]["python"]:
             raise BadInput(
