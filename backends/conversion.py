@@ -43,11 +43,13 @@ def parse_target(target: str) -> tuple[Format, Precision]:
     """``tflite:int8`` -> (format, precision); the precision defaults to fp32."""
     name, _, precision = target.partition(":")
     fmt = format_of(name)
-    if fmt.converter is None:  # TensorRT: built on the board that runs it
+    if fmt.built_on == "target":  # TensorRT: built on the board that runs it
         raise BadInput(
             f"format {name} cannot be converted on this workstation: it is built on the target "
             "board (`mllib-tui engines build ONNX_ARTIFACT BOARD`)"
         )
+    if fmt.converter is None:
+        raise BadInput(f"format {name} is written by training (`mllib-tui run`), not converted")
     return fmt, check_precision(fmt, precision or "fp32")
 
 

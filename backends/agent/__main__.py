@@ -187,8 +187,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace) -> int:
     """Build a TensorRT engine here: with TensorRT's Python module, else with trtexec."""
-    from backends.agent.probe import l4t_release, memory_state
+    from backends.agent.probe import memory_state
     from backends.engines import preflight
+    from backends.engines.fingerprint import identity_here
     from backends.engines.gpu import query
 
     start = time.monotonic()
@@ -215,10 +216,8 @@ def _engine(args: argparse.Namespace) -> int:
             calibration_cache=cache,
         )
         data["builder"] = "tensorrt-python"
+    data.update(identity_here(data["tensorrt"]))
     data.update(
-        gpu=gpus[0]["name"] if gpus else None,
-        compute_capability=gpus[0]["compute_capability"] if gpus else None,
-        l4t=l4t_release(),
         sha256=_file_sha256(out),
         size=out.stat().st_size,
         calibration_sha256=_file_sha256(cache) if cache is not None and cache.exists() else None,

@@ -230,14 +230,7 @@ def _register_engine(
     }
     if data.get("trtexec"):
         meta["trtexec"] = data["trtexec"]
-    return ws.write_artifact(
-        kind=ENGINE,
-        name="model.engine",
-        write=lambda tmp: os.replace(engine, tmp),
-        parent_id=onnx.id,
-        dataset_id=onnx.dataset_id,
-        meta=meta,
-    )
+    return _adopt(ws, engine, ENGINE, "model.engine", onnx, meta)
 
 
 async def _fetch(session: BoardSession, sha256: str, remote: str, local: Path) -> None:
@@ -253,13 +246,21 @@ async def _fetch(session: BoardSession, sha256: str, remote: str, local: Path) -
 def _register_cache(
     ws: Workspace, local: Path, onnx: ArtifactRecord, shard: Any, result: dict[str, Any]
 ) -> ArtifactRecord:
+    meta = {"shard_sha256": shard.sha256, "tensorrt": result["tensorrt"]}
+    return _adopt(ws, local, CACHE, "calibration.cache", onnx, meta)
+
+
+def _adopt(
+    ws: Workspace, local: Path, kind: str, name: str, onnx: ArtifactRecord, meta: dict[str, Any]
+) -> ArtifactRecord:
+    """A file fetched from the board, moved into the workspace as a child of ``onnx``."""
     return ws.write_artifact(
-        kind=CACHE,
-        name="calibration.cache",
+        kind=kind,
+        name=name,
         write=lambda tmp: os.replace(local, tmp),
         parent_id=onnx.id,
         dataset_id=onnx.dataset_id,
-        meta={"shard_sha256": shard.sha256, "tensorrt": result["tensorrt"]},
+        meta=meta,
     )
 
 

@@ -25,6 +25,18 @@ INSTALL = (
 )
 
 
+_COUNTS = {  # log line -> report field
+    "Total number of operations": "total_ops",
+    "Number of operations that will run on Edge TPU": "tpu_ops",
+    "Number of operations that will run on CPU": "cpu_ops",
+    "Number of Edge TPU subgraphs": "subgraphs",
+}
+_MEMORY = {
+    "On-chip memory used for caching model parameters": "on_chip_mib",
+    "Off-chip memory used for streaming uncached model parameters": "off_chip_mib",
+}
+
+
 @dataclass
 class CompilerReport:
     version: str | None = None
@@ -63,18 +75,10 @@ def parse(text: str) -> CompilerReport:
             report.error = value.strip()
         elif line.startswith("Compilation failed!") and report.error is None:
             report.error = "compilation failed (the log gives no reason)"
-        elif key == "Total number of operations":
-            report.total_ops = int(value)
-        elif key == "Number of operations that will run on Edge TPU":
-            report.tpu_ops = int(value)
-        elif key == "Number of operations that will run on CPU":
-            report.cpu_ops = int(value)
-        elif key == "Number of Edge TPU subgraphs":
-            report.subgraphs = int(value)
-        elif key == "On-chip memory used for caching model parameters":
-            report.on_chip_mib = _mib(value)
-        elif key == "Off-chip memory used for streaming uncached model parameters":
-            report.off_chip_mib = _mib(value)
+        elif key in _COUNTS:
+            setattr(report, _COUNTS[key], int(value))
+        elif key in _MEMORY:
+            setattr(report, _MEMORY[key], _mib(value))
         elif re.match(r"^Operator\s+Count\s+Status$", line):
             in_table = True
         elif in_table and (row := re.match(r"^([A-Z0-9_]+)\s+(\d+)\s+(.+)$", line)):

@@ -68,6 +68,21 @@ def board_identity(probe: dict[str, Any], board: str) -> dict[str, str | None]:
     }
 
 
+def identity_here(tensorrt: str | None) -> dict[str, str | None]:
+    """This machine's side of a fingerprint: the GPU as the CUDA driver reports it, the L4T
+    release, and ``tensorrt`` (the module's version, or trtexec's)."""
+    from backends.agent.probe import l4t_release
+    from backends.engines.gpu import query
+
+    gpus = (query() or {}).get("gpus") or [{}]
+    return {
+        "gpu": gpus[0].get("name"),
+        "compute_capability": gpus[0].get("compute_capability"),
+        "tensorrt": tensorrt,
+        "l4t": l4t_release(),
+    }
+
+
 def mismatches(engine: Fingerprint, board: dict[str, str | None]) -> list[str]:
     """What differs between where the engine was built and ``board``: empty when it may run."""
     found = []

@@ -131,15 +131,7 @@ def load(
 
 
 def live_identity(trt: Any) -> dict[str, str | None]:
-    """This machine's side of a fingerprint: the GPU as the driver reports it, the TensorRT
-    module's version and the L4T release."""
-    from backends.agent.probe import l4t_release
-    from backends.engines.gpu import query
+    """This machine's side of a fingerprint, with the TensorRT module that would load it."""
+    from backends.engines.fingerprint import identity_here
 
-    gpus = (query() or {}).get("gpus") or [{}]
-    return {
-        "gpu": gpus[0].get("name"),
-        "compute_capability": gpus[0].get("compute_capability"),
-        "tensorrt": str(trt.__version__),
-        "l4t": l4t_release(),
-    }
+    return identity_here(str(trt.__version__))

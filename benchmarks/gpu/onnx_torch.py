@@ -91,15 +91,14 @@ def _apply(torch: Any, op: str, args: list[Any], attrs: dict[str, Any]) -> Any:
         for dim in reversed(range(half)):
             torch_pads += [pads[dim], pads[dim + half]]
         return functional.pad(args[0], torch_pads)
-    if op in ("Conv", "ConvTranspose"):
-        x, weight = args[0], args[1]
-        bias = args[2] if len(args) > 2 else None
-        top, left, bottom, right = attrs.get("pads", [0, 0, 0, 0])
-        stride, dilation = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1])
-        group = attrs.get("group", 1)
-        if op == "Conv":
-            x = functional.pad(x, [left, right, top, bottom])
-            return functional.conv2d(x, weight, bias, stride, 0, dilation, group)
-        y = functional.conv_transpose2d(x, weight, bias, stride, 0, 0, group, dilation)
-        return y[:, :, top : y.shape[2] - bottom, left : y.shape[3] - right]
-    raise NotImplementedError(op)
+    # Conv or ConvTranspose: compile_onnx refused anything outside OPS
+    x, weight = args[0], args[1]
+    bias = args[2] if len(args) > 2 else None
+    top, left, bottom, right = attrs.get("pads", [0, 0, 0, 0])
+    stride, dilation = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1])
+    group = attrs.get("group", 1)
+    if op == "Conv":
+        x = functional.pad(x, [left, right, top, bottom])
+        return functional.conv2d(x, weight, bias, stride, 0, dilation, group)
+    y = functional.conv_transpose2d(x, weight, bias, stride, 0, 0, group, dilation)
+    return y[:, :, top : y.shape[2] - bottom, left : y.shape[3] - right]
