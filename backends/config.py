@@ -6,19 +6,85 @@ keys that are allowed), a wrong type, a value out of range.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from backends.bench import Protocol
-from backends.errors import BadInput
+from backends.errors import BadInput, read_input
+
+RANGES: dict[str, tuple[float, float]] = {
+    # Every number a pipeline file or a command line sets, by "section.field"; the CLI's
+    # options take their min/max from here too (mllib_tui/options.py).
+    "dataset.size": (8, 8192),
+    "dataset.images": (2, 10_000_000),
+    "dataset.seed": (0, 2**32 - 1),
+    "dataset.val_fraction": (0.0001, 0.9999),
+    "dataset.train_images": (1, 10_000_000),
+    "dataset.val_images": (1, 10_000_000),
+    "train.epochs": (1, 100_000),
+    "train.batch_size": (1, 4096),
+    "train.width": (0.05, 4.0),
+    "train.learning_rate": (1e-9, 10),
+    "train.seed": (0, 2**32 - 1),
+    "convert.opset": (13, 18),
+    "convert.representative_images": (1, 100_000),
+    "convert.fidelity_images": (1, 10_000_000),
+    "convert.max_delta_fp32": (0, 1),
+    "convert.max_delta_fp16": (0, 1),
+    "convert.max_drop_int8": (0, 1),
+    "bench.warmup_runs": (0, 1_000_000),
+    "bench.warmup_seconds": (0, 3600),
+    "bench.min_runs": (1, 10_000_000),
+    "bench.min_seconds": (0, 86_400),
+    "bench.batch_size": (1, 4096),
+    "bench.eval_batch_size": (1, 4096),
+    "bench.threads": (0, 1024),
+    "engines.workspace_mb": (16, 1 << 20),
+    "engines.max_batch": (1, 4096),
+    "engines.calibration_images": (1, 100_000),
+    "gates.min_miou": (0, 1),
+    "gates.min_pixel_accuracy": (0, 1),
+    "gates.min_accuracy": (0, 1),
+    "gates.max_drop": (0, 1),
+    "boards.concurrency": (1, 256),
+}
+
+
+def out_of_range(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``key`` (a number, or a tuple of numbers), or None."""
+    if key not in RANGES or value is None or isinstance(value, bool | str):
+        return None
+    low, high = RANGES[key]
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, int | float) and not low <= item <= high:
+            return f"{key} must be between {_number(low)} and {_number(high)}, got {value!r}"
+    return None
+
+
+def _number(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+class Bounded:
+    """Step configs check their numbers against ``RANGES`` however they are made (a pipeline
+    file, the command line, the app), so no stage ever runs with ``min_runs = 0``."""
+
+    SECTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            problem = out_of_range(f"{self.SECTION}.{f.name}", getattr(self, f.name))
+            if problem is not None:
+                raise BadInput(problem)
 
 
 @dataclass(frozen=True)
-class DatasetStep:
+class DatasetStep(Bounded):
     """Where the data comes from: generated (``synth``), COCO files, a workspace dataset, or for
     classification Fashion-MNIST's IDX files or a folder of class folders."""
 
@@ -41,9 +107,11 @@ class DatasetStep:
     val_images_dir: str | None = None
     class_map: str = "coco-4"
 
+    SECTION: ClassVar[str] = "dataset"
+
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Bounded):
     network: Literal["auto", "unet", "cnn", "mobilenetv2"] = "auto"  # auto: by task and size
     epochs: int = 15
     batch_size: int = 8
@@ -53,9 +121,11 @@ class TrainConfig:
     augment: bool = True
     weights: str | None = None  # "imagenet" only when the weights are already cached locally
 
+    SECTION: ClassVar[str] = "train"
+
 
 @dataclass(frozen=True)
-class ConvertStep:
+class ConvertStep(Bounded):
     """Which formats to build (``FORMAT:PRECISION``) and the fidelity gates they must pass."""
 
     targets: tuple[str, ...] = ("onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8")
@@ -70,32 +140,40 @@ class ConvertStep:
     max_delta_fp16: float = 0.002
     max_drop_int8: float = 0.01
 
+    SECTION: ClassVar[str] = "convert"
+
 
 @dataclass(frozen=True)
-class BenchStep(Protocol):
+class BenchStep(Protocol, Bounded):
     """The benchmark protocol (backends/bench.py) plus the runtime settings."""
 
     threads: int = 2
     disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
 
+    SECTION: ClassVar[str] = "bench"
+
 
 @dataclass(frozen=True)
-class EngineStep:
+class EngineStep(Bounded):
     """TensorRT engine builds on a board (``mllib-tui engines build`` options)."""
 
     workspace_mb: int = 1024  # the builder's scratch memory; lower it on 4-8 GB Jetsons
     max_batch: int = 8  # the optimisation profile's largest batch (the benchmark's eval batch)
     calibration_images: int = 256  # int8: drawn stratified from the training split
 
+    SECTION: ClassVar[str] = "engines"
+
 
 @dataclass(frozen=True)
-class Gates:
+class Gates(Bounded):
     """Quality gates: a miss makes the run exit with status 1, naming the row."""
 
     min_miou: float | None = None  # segmentation
     min_pixel_accuracy: float | None = None  # segmentation
     min_accuracy: float | None = None  # classification: top-1
     max_drop: float | None = None  # drop of the headline metric (mIoU, top-1) against TF fp32
+
+    SECTION: ClassVar[str] = "gates"
 
 
 @dataclass(frozen=True)
@@ -107,31 +185,19 @@ class Pipeline:
     gates: Gates = field(default_factory=Gates)
 
 
-_RANGES: dict[str, tuple[float, float]] = {
-    "dataset.images": (2, 10_000_000),
-    "dataset.val_fraction": (0.0001, 0.9999),
-    "dataset.train_images": (1, 10_000_000),
-    "dataset.val_images": (1, 10_000_000),
-    "train.epochs": (1, 100_000),
-    "train.batch_size": (1, 4096),
-    "train.learning_rate": (1e-9, 10),
-    "evaluate.batch_size": (1, 4096),
-    "evaluate.threads": (0, 1024),
-    "gates.min_miou": (0, 1),
-    "gates.min_pixel_accuracy": (0, 1),
-    "gates.min_accuracy": (0, 1),
-    "gates.max_drop": (0, 1),
-}
-
-
 def load_pipeline(path: Path) -> Pipeline:
+    return parse_pipeline(read_input(path, "pipeline file"), str(path))
+
+
+def parse_pipeline(raw: bytes, source: str) -> Pipeline:
+    """A pipeline file's bytes (named ``source`` in messages)."""
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise BadInput(f"{path}: pipeline file not found") from None
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{path}: not valid TOML: {exc}") from None
-    return parse(Pipeline, data, str(path), "")
+        raise BadInput(f"{source}: not valid TOML: {exc}") from None
+    return parse(Pipeline, data, source, "")
 
 
 def parse(cls: type, data: Any, source: str, prefix: str) -> Any:
@@ -186,9 +252,11 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
     )
     if not ok:
         raise BadInput(f"{source}: {key} must be {_describe(hint)}, got {value!r}")
-    if key in _RANGES and not _RANGES[key][0] <= value <= _RANGES[key][1]:
-        low, high = _RANGES[key]
-        raise BadInput(f"{source}: {key} must be between {low:g} and {high:g}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{source}: {key} must be a finite number, got {value!r}")
+    problem = out_of_range(key, value)
+    if problem is not None:
+        raise BadInput(f"{source}: {problem}")
     return float(value) if hint is float else value
 
 

@@ -145,6 +145,8 @@ def _source(
     TPU) its TFLite model of the same precision."""
     if fmt.source == "keras":
         return model
+    if fmt.source == "savedmodel" and not ws.catalog.children(model.id, "savedmodel"):
+        return _export_savedmodel(ws, model)  # an imported .keras file: training made none
     source = FORMATS[fmt.source or ""]
     found = [
         a
@@ -157,6 +159,21 @@ def _source(
             f"from: convert {source.name}:{precision} first"
         )
     return found[-1]
+
+
+def _export_savedmodel(ws: Workspace, model: ArtifactRecord) -> ArtifactRecord:
+    from backends.runtimes.tensorflow import import_tensorflow
+
+    keras = import_tensorflow().keras
+    loaded = keras.models.load_model(ws.verify(model), compile=False)
+    return ws.write_artifact(
+        kind="savedmodel",
+        name=f"{model.path.rsplit('/', 1)[-1].removesuffix('.keras')}.savedmodel",
+        write=lambda path: loaded.export(str(path), verbose=False),
+        parent_id=model.id,
+        dataset_id=model.dataset_id,
+        meta=model.meta,
+    )
 
 
 def _descendants(ws: Workspace, model: ArtifactRecord, kind: str) -> list[ArtifactRecord]:
@@ -181,6 +198,12 @@ def _fidelity(
     reference: Runtime | None,
 ) -> Fidelity:
     reference = reference or load("tensorflow", ws.verify(model))
+    expected = tuple(dataset.manifest["image_size"])
+    if reference.input_size != expected:  # an imported model file says nothing of its size
+        raise BadInput(
+            f"model artifact {model.id} takes {reference.input_size} images but dataset "
+            f"{dataset.name} holds {expected}: pick a dataset of that size"
+        )
     candidate = load(fmt.runtimes[0], candidate_path)
     return check(
         reference,

@@ -105,6 +105,15 @@ FORMATS = {
 }
 
 
+PRECISIONS = tuple(p.value for p in Precision)
+KERAS_KIND = "model"  # the kind of a Keras model artifact (the ``keras`` format)
+CALIBRATION_CACHE, CALIBRATION_SHARD = "calibration-cache", "calibration-shard"  # TensorRT int8
+# Every kind of artifact a workspace holds, and so the only names ``artifacts/KIND/`` may take.
+ARTIFACT_KINDS = frozenset(
+    {KERAS_KIND, CALIBRATION_CACHE, CALIBRATION_SHARD} | (set(FORMATS) - {"keras"})
+)
+
+
 def format_of(name: str) -> Format:
     if name not in FORMATS:
         raise BadInput(f"unknown format {name!r}: use one of {', '.join(FORMATS)}")

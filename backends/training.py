@@ -32,7 +32,7 @@ from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
 from backends.tasks import SEGMENTATION, Task, task_of
-from backends.workspace import Workspace
+from backends.workspace import Workspace, fsync_dir, fsync_file
 
 import_tensorflow()
 import keras  # noqa: E402
@@ -309,7 +309,9 @@ class _Reporter(keras.callbacks.Callback):
         final = self._checkpoints / f"epoch-{epoch:03d}.keras"
         tmp = self._ws.temporary(final.name)
         self.model.save(tmp)
+        fsync_file(tmp)  # durable before the rename makes it the checkpoint
         os.replace(tmp, final)
+        fsync_dir(self._checkpoints)
         for older in self._checkpoints.glob("epoch-*.keras"):
             if older.name < final.name:
                 older.unlink(missing_ok=True)  # keep only the newest: checkpoints are large

@@ -12,13 +12,20 @@ Layout::
 
 Every artifact is produced under ``tmp/``, hashed, fsynced and then renamed into place, so a
 process killed at any point leaves no half artifact where a reader would look.
+
+Temporaries are named after their process's *owner lock* (``locks/owner-TOKEN.lock``, held with
+``flock`` while the process lives), not its PID: a later start removes a temporary only when it
+can take that lock, so a process in another PID namespace (a container sharing the workspace)
+never has its live work deleted, and a reused PID never protects a dead one's leftovers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,10 +35,13 @@ from typing import Any
 
 from backends.catalog import ArtifactRecord, Catalog
 from backends.errors import BadInput, Cancelled, Interrupted
+from backends.formats import ARTIFACT_KINDS
+from backends.names import check_name
 
 DEFAULT_WORKSPACE = "mllib-workspace"
 WORKSPACE_ENV = "MLLIB_WORKSPACE"
 _SUBDIRS = ("artifacts", "datasets", "sources", "checkpoints", "reports", "tmp", "locks")
+_OWNERS: dict[Path, str] = {}  # workspace locks/ -> this process's owner token (lock held)
 
 
 def default_root(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -69,8 +79,10 @@ class Workspace:
         return path.absolute().relative_to(self.root).as_posix()
 
     def temporary(self, name: str) -> Path:
-        """A fresh path under ``tmp/``, tagged with our PID so a later start can clean it up."""
-        return self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+        """A fresh path under ``tmp/``, tagged with this process's owner lock so a later start
+        can tell live work from a dead process's leftovers."""
+        token = _owner(self.root / "locks")
+        return self.root / "tmp" / f"{token}-{uuid.uuid4().hex[:8]}-{name}"
 
     def write_artifact(
         self,
@@ -82,14 +94,24 @@ class Workspace:
         job_id: int | None = None,
         dataset_id: int | None = None,
         meta: dict[str, Any] | None = None,
+        expect: str | None = None,
     ) -> ArtifactRecord:
-        """Run ``write(tmp_path)`` (a file or a directory), hash it, and move it into place."""
+        """Run ``write(tmp_path)`` (a file or a directory), hash it, and move it into place;
+        with ``expect``, bytes of another sha256 are refused before anything is recorded."""
+        if kind not in ARTIFACT_KINDS:
+            raise BadInput(f"artifact kind {kind!r} is not one of {', '.join(ARTIFACT_KINDS)}")
+        check_name(name, "artifact file name")
         tmp = self.temporary(name)
         try:
             write(tmp)
             if not tmp.exists():
                 raise FileNotFoundError(f"the writer for {name} produced nothing")
             digest, size = hash_path(tmp, fsync=True)
+            if expect is not None and digest != expect:
+                raise BadInput(
+                    f"artifact {name} arrived as sha256 {digest[:12]}…, expected {expect[:12]}…: "
+                    "damaged; nothing was kept"
+                )
             final = self.root / "artifacts" / kind / digest[:12] / name
             if final.exists() and hash_path(final)[0] == digest:
                 _remove(tmp)  # identical content is already in place
@@ -98,7 +120,7 @@ class Workspace:
                 if final.exists():
                     _remove(final)  # a damaged copy: replace it
                 os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
         except BaseException:
             _remove(tmp)
             raise
@@ -113,14 +135,18 @@ class Workspace:
             meta=meta,
         )
 
-    def import_file(self, path: Path, kind: str, meta: dict[str, Any]) -> ArtifactRecord:
-        """Bring a model file from outside into the workspace (hashed copy, no parent)."""
+    def import_file(
+        self, path: Path, kind: str, meta: dict[str, Any], dataset_id: int | None = None
+    ) -> ArtifactRecord:
+        """Bring a model file from outside into the workspace (hashed copy, no parent); its
+        content is checked by ``backends.model_files``, which calls this."""
         if not path.is_file():
             raise BadInput(f"{path}: no such model file")
         return self.write_artifact(
             kind=kind,
             name=path.name,
             write=lambda tmp: shutil.copyfile(path, tmp),
+            dataset_id=dataset_id,
             meta={**meta, "imported_from": str(path.absolute())},
         )
 
@@ -152,10 +178,24 @@ class Workspace:
         self.catalog.finish_job(job_id, "done")
 
     def _remove_stale_temporaries(self) -> None:
+        """Remove what dead processes left in ``tmp/``: the entries of every owner whose lock
+        can be taken (its process is gone), and entries of no owner at all."""
+        locks = self.root / "locks"
+        mine = _owner(locks)
+        live = {mine}
+        for lock in locks.glob("owner-*.lock"):
+            token = lock.name.removeprefix("owner-").removesuffix(".lock")
+            if token == mine or not _take(lock):
+                live.add(token)
         for entry in (self.root / "tmp").iterdir():
-            pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                _remove(entry)
+            if entry.name.split("-", 1)[0] not in live:
+                _remove(entry)  # its owner is dead, or it has none
+        for lock in locks.glob("owner-*.lock"):
+            if lock.name.removeprefix("owner-").removesuffix(".lock") not in live:
+                lock.unlink(missing_ok=True)
+        for fresh in locks.glob("new-owner-*"):  # a process killed while it took its lock
+            if _take(fresh):
+                fresh.unlink(missing_ok=True)
 
 
 def hash_path(path: Path, *, fsync: bool = False) -> tuple[str, int]:
@@ -183,7 +223,21 @@ def _hash_file(path: Path, fsync: bool) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _fsync_dir(path: Path) -> None:
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` and fsync it (the caller renames or fsyncs its directory)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (the directory's own metadata)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -198,11 +252,39 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def _owner(locks: Path) -> str:
+    """This process's owner token in ``locks``; its lock file is created and held on first use
+    and stays held until the process exits (the kernel drops it however the process ends)."""
+    locks = locks.absolute()
+    token = _OWNERS.get(locks)
+    while token is None or not (locks / f"owner-{token}.lock").exists():  # new, or remade
+        token = secrets.token_hex(6)
+        # Locked under a name no cleaner reads as an owner, then renamed, so an owner lock is
+        # never seen unlocked; a cleaner that took the fresh file in the instant before the
+        # lock (a process killed there leaves one) removes it, and we draw another token.
+        fresh = locks / f"new-owner-{token}"
+        fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # never closed: held for the life of the process
+        try:
+            os.rename(fresh, locks / f"owner-{token}.lock")
+        except FileNotFoundError:
+            os.close(fd)
+            token = None
+            continue
+        _OWNERS[locks] = token
+    return token
+
+
+def _take(lock: Path) -> bool:
+    """True when ``lock`` is held by nobody (its owner is dead); the lock is not kept."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
     return True

@@ -4,11 +4,11 @@ messages; handlers here own all state. The engine functions are the CLI's."""
 from __future__ import annotations
 
 import tomllib
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -57,6 +57,8 @@ class MllibApp(App[None]):
         self.snapshot = state.Snapshot()
         self.board_states: dict[str, str] = {}
         self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
+        self.conversions: deque[tuple[str, jobs.Work]] = deque()  # waiting their turn
+        self.converting: str | None = None  # the one conversion running (they run one by one)
         self.last_error: str | None = None  # stays on the status line until the next job
         self.quitting = False
 
@@ -73,9 +75,12 @@ class MllibApp(App[None]):
         path = KEYMAP.expanduser()
         if path.is_file():
             try:
-                self.set_keymap(tomllib.loads(path.read_text()).get("keys", {}))
-            except (tomllib.TOMLDecodeError, AttributeError) as exc:
-                self.notify(f"{path}: {exc}", severity="error")
+                keys = tomllib.loads(path.read_text()).get("keys", {})
+                if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
+                    raise ValueError('[keys] must map binding ids to keys, e.g. deploy = "D"')
+                self.set_keymap(keys)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError too
+                self.notify(f"{path}: {exc}", severity="error", markup=False)
 
     @work(thread=True, group="load", exclusive=True, exit_on_error=False)
     def reload(self) -> None:
@@ -101,9 +106,9 @@ class MllibApp(App[None]):
         board.query_one(ConversionsPane).show(snap, self.queued)
         board.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)
         if self.last_error:
-            board.status(f"[red]{escape(self.last_error)}[/]")
+            board.status(self.last_error, "red")
         elif snap.problem:
-            board.status(f"[red]{escape(snap.problem)}[/]")
+            board.status(snap.problem, "red")
         elif not snap.datasets:
             board.status(
                 "Empty workspace: press r to run the demo (synthetic dataset, UNet, "
@@ -179,8 +184,17 @@ class MllibApp(App[None]):
     def job_ended(self, message: JobEnded) -> None:
         if message.job.startswith("convert:"):
             self.queued.pop(message.job, None)
+            if message.job == self.converting:
+                self.converting = None
+                self._next_conversion()
         if message.error:
-            self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
+            self.notify(
+                message.error,
+                title=f"{message.job} failed",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
             self.last_error = f"{message.job}: {message.error}"
             for screen in self.screen_stack:
                 if isinstance(screen, BoardScreen) and message.job.endswith(screen.board):
@@ -251,16 +265,35 @@ class MllibApp(App[None]):
         def chosen(target: str | None) -> None:
             if target is None:
                 return
-            fmt, _, precision = target.partition(":")
             job = f"convert:{model.id}:{target}"
-            self.queued[job] = ("…", str(model.id), fmt, precision, "running", "-")
-            self.dashboard.query_one(ConversionsPane).show(self.snapshot, self.queued)
+            if job == self.converting or job in dict(self.conversions):
+                self.notify(f"{target} of model {model.id} is already queued")
+                return
             assert self.ws is not None
-            self.start(job, jobs.convert(self.ws, model, target), group="convert")
+            self.conversions.append((job, jobs.convert(self.ws, model, target)))
+            self._show_conversion(job, "queued")
+            self._next_conversion()
 
         self.push_screen(ConvertForm(f"model {model.id}"), chosen)
 
+    def _next_conversion(self) -> None:
+        """Start the oldest queued conversion unless one is running (the queue's one rule)."""
+        if self.converting is None and self.conversions:
+            job, work_ = self.conversions.popleft()
+            self.converting = job
+            self._show_conversion(job, "running")
+            self.start(job, work_, group="convert")
+
+    def _show_conversion(self, job: str, state: str) -> None:
+        _, model, target = job.split(":", 2)
+        fmt, _, precision = target.partition(":")
+        self.queued[job] = ("…", model, fmt, precision, state, "-")
+        self.dashboard.query_one(ConversionsPane).show(self.snapshot, self.queued)
+
     def action_cancel(self) -> None:
+        for job, _ in self.conversions:  # not started: dropped
+            self.queued.pop(job, None)
+        self.conversions.clear()
         self.workers.cancel_group(self, "train")
         self.workers.cancel_group(self, "convert")
         self.workers.cancel_group(self, "boards")

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
+from backends.config import RANGES
 from backends.errors import BadInput
+
+
+def bounds(key: str) -> dict[str, float]:
+    """``min``/``max`` of a numeric option, from the one table the pipeline files use."""
+    low, high = RANGES[key]
+    return {"min": low, "max": high}
+
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -36,7 +44,11 @@ JunitOption = Annotated[
     Path | None, typer.Option("--junit", help="Also write the results as JUnit XML to this file.")
 ]
 ThreadsOption = Annotated[
-    int, typer.Option(help="Threads for the runtime (0 = its default); recorded with the figures.")
+    int,
+    typer.Option(
+        help="Threads for the runtime (0 = its default); recorded with the figures.",
+        **bounds("bench.threads"),
+    ),
 ]
 
 
@@ -55,7 +67,9 @@ DevicesOption = Annotated[
         help="The boards inventory (devices.toml).",
     ),
 ]
-ConcurrencyOption = Annotated[int, typer.Option(help="Boards worked on at the same time.")]
+ConcurrencyOption = Annotated[
+    int, typer.Option(help="Boards worked on at the same time.", **bounds("boards.concurrency"))
+]
 
 CredsOption = Annotated[
     Path | None,

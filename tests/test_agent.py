@@ -188,7 +188,9 @@ def test_sigterm_ends_the_agent_cleanly(agent: Path, tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; sys.argv = ['agent', 'sha256', '/dev/zero'];"
+            "import sys, time; sys.argv = ['agent', 'receive', '--path', '/dev/zero', "
+            f"'--sha256', '0' * 64, '--store', {str(tmp_path / 'store')!r}, "
+            "'--size', '1' + '0' * 18];"
             f"sys.path.insert(0, {str(agent)!r});"
             "from backends.agent.__main__ import main; sys.exit(main())",
         ],

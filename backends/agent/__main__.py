@@ -1,8 +1,8 @@
 """The board agent's command line. Every line on stdout is one event (backends.events).
 
     agent.pyz probe WORKDIR
-    agent.pyz sha256 PATH
-    agent.pyz fetch URL PATH   (a presigned URL: the board needs no storage credentials)
+    agent.pyz receive --path TMP --sha256 SHA --store DIR (--size N | --url-stdin) [--slot DIR]
+    agent.pyz rollback --slot DIR
     agent.pyz bench --model PATH --runtime NAME --split MANIFEST [protocol options]
     agent.pyz engine --onnx PATH --out PATH --precision P [build options]   (TensorRT)
 
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import sys
 import time
@@ -80,47 +81,95 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sha256(args: argparse.Namespace) -> int:
-    """Hash a file; with ``--size`` follow it while it is still being written (an upload in
-    progress) until that many bytes were read, giving up after ``--stall`` idle seconds."""
-    digest, done = hashlib.sha256(), 0
-    deadline = time.monotonic() + args.stall
-    while args.size is not None and not Path(args.path).exists():
-        if time.monotonic() > deadline:
-            raise FileNotFoundError(f"{args.path} did not appear")
-        time.sleep(0.005)
-    with open(args.path, "rb") as handle:
-        while True:
-            chunk = handle.read(1 << 20)
-            if chunk:
-                digest.update(chunk)
-                done += len(chunk)
-                deadline = time.monotonic() + args.stall
-            elif args.size is None or done >= args.size:
-                break
-            elif time.monotonic() > deadline:
-                raise ValueError(f"{args.path} stopped growing at {done} of {args.size} bytes")
-            else:
-                time.sleep(0.005)
+def _receive(args: argparse.Namespace) -> int:
+    """Take a blob into this board's store, durably: follow an SFTP upload to PATH while it
+    arrives (``--size``) or download the presigned URL that the first line of stdin holds (never
+    argv: ``ps`` shows argv to every user); hash it and refuse other bytes; fsync it; move it
+    into STORE (beside other names of the same bytes, if any); with ``--slot``, make it the
+    slot's ``current`` model (the old one becomes ``previous``). Each rename is fsynced, so a
+    power cut leaves either the old model or the new one."""
+    path, store = Path(args.path), Path(args.store)
+    if args.url_stdin:
+        digest, size = _download(sys.stdin.readline().strip(), path)
+    else:
+        digest, size = _follow(path, args.size, args.stall)
+    if digest != args.sha256:
+        from backends.errors import StageFailed
+
+        path.unlink()
+        raise StageFailed(
+            f"{path.name} arrived damaged (sha256 {digest[:12]}, expected {args.sha256[:12]}); "
+            "nothing was kept: deploy again"
+        )
+    _fsync(path)
+    _install(path, store)
+    switched = _switch(Path(args.slot), store) if args.slot else False
     emit(
-        ev.Result(stage="sha256", name=args.path, data={"sha256": digest.hexdigest(), "size": done})
+        ev.Result(
+            stage="receive",
+            name=path.name,
+            data={
+                "sha256": digest,
+                "size": size,
+                "path": str(store / path.name),
+                "switched": switched,
+            },
+        )
     )
     return 0
 
 
-def _fetch(args: argparse.Namespace) -> int:
-    """Download a (presigned) URL to PATH with the board's own TLS trust, hashing as it comes;
-    the workstation compares the hash. Messages name the host and path, never the query (it
-    carries the signature)."""
+def _rollback(args: argparse.Namespace) -> int:
+    """Swap a slot's ``current`` and ``previous`` links (each flip fsynced)."""
+    from backends.errors import BadInput
+
+    slot = Path(args.slot)
+    current, previous = _link(slot / "current"), _link(slot / "previous")
+    if current is None or previous is None:
+        raise BadInput(f"slot {slot.name!r} has no previous version to roll back to")
+    _point(slot, "current", previous)
+    _point(slot, "previous", current)
+    emit(ev.Result(stage="rollback", name=slot.name, data={"current": previous}))
+    return 0
+
+
+def _follow(path: Path, size: int, stall: float) -> tuple[str, int]:
+    """sha256 and size of a file still being written, read until it has ``size`` bytes;
+    gives up after ``stall`` seconds without growth."""
+    digest, done = hashlib.sha256(), 0
+    deadline = time.monotonic() + stall
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise FileNotFoundError(f"{path} did not appear")
+        time.sleep(0.005)
+    with open(path, "rb") as handle:
+        while done < size:
+            chunk = handle.read(1 << 20)
+            if chunk:
+                digest.update(chunk)
+                done += len(chunk)
+                deadline = time.monotonic() + stall
+            elif time.monotonic() > deadline:
+                raise ValueError(f"{path} stopped growing at {done} of {size} bytes")
+            else:
+                time.sleep(0.005)
+    return digest.hexdigest(), done
+
+
+def _download(url: str, path: Path) -> tuple[str, int]:
+    """Fetch a (presigned) URL with the board's own TLS trust, hashing as it comes. Messages
+    name the host and path, never the query (it carries the signature)."""
     import urllib.error
     import urllib.parse
     import urllib.request
 
-    url = urllib.parse.urlsplit(args.url)
-    where = f"{url.scheme}://{url.netloc}{url.path}"
+    parts = urllib.parse.urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{where or 'stdin'}: not an http(s) URL")
     digest, done = hashlib.sha256(), 0
     try:
-        with urllib.request.urlopen(args.url, timeout=30) as response, open(args.path, "wb") as out:
+        with urllib.request.urlopen(url, timeout=30) as response, open(path, "wb") as out:
             while True:
                 chunk = response.read(1 << 20)
                 if not chunk:
@@ -132,8 +181,60 @@ def _fetch(args: argparse.Namespace) -> int:
         raise ValueError(f"{where}: HTTP {exc.code} {exc.reason} (expired URL?)") from None
     except urllib.error.URLError as exc:
         raise ValueError(f"{where}: cannot fetch ({exc.reason})") from None
-    emit(ev.Result(stage="fetch", name=where, data={"sha256": digest.hexdigest(), "size": done}))
-    return 0
+    return digest.hexdigest(), done
+
+
+def _install(path: Path, store: Path) -> None:
+    """Move the temporary directory holding ``path`` to ``store`` in one rename; when ``store``
+    exists already (the same bytes under another name, or a concurrent upload that won), move
+    the file into it instead, unless that name is there too."""
+    if not store.exists():
+        try:
+            os.rename(path.parent, store)
+        except OSError:
+            if not store.is_dir():
+                raise
+        else:
+            _fsync(store.parent)
+            return
+    if not (store / path.name).exists():
+        os.rename(path, store / path.name)
+        _fsync(store)
+
+
+def _switch(slot: Path, store: Path) -> bool:
+    """Point ``slot/current`` at ``store`` (the old target becomes ``previous``); False when
+    it already pointed there."""
+    slot.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(store, slot)
+    current = _link(slot / "current")
+    if current == target:
+        return False
+    if current is not None:
+        _point(slot, "previous", current)
+    _point(slot, "current", target)
+    return True
+
+
+def _point(slot: Path, name: str, target: str) -> None:
+    """Atomically make ``slot/name`` a symlink to ``target`` (rename over the old), durably."""
+    tmp = slot / f".{name}-{os.getpid()}-{time.monotonic_ns()}"
+    os.symlink(target, tmp)
+    os.rename(tmp, slot / name)
+    _fsync(slot)
+
+
+def _link(path: Path) -> str | None:
+    return os.readlink(path) if path.is_symlink() else None
+
+
+def _fsync(path: Path) -> None:
+    """fsync a file, or a directory (its entries: renames and new names)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -275,16 +376,19 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe")
     probe.add_argument("workdir")
     probe.set_defaults(handler=_probe)
-    sha = commands.add_parser("sha256")
-    sha.add_argument("path")
-    sha.add_argument("--size", type=int, help="follow the file until it has this many bytes")
-    sha.add_argument("--stall", type=float, default=30.0, help="seconds without growth")
-
-    sha.set_defaults(handler=_sha256)
-    fetch = commands.add_parser("fetch")
-    fetch.add_argument("url")
-    fetch.add_argument("path")
-    fetch.set_defaults(handler=_fetch)
+    receive = commands.add_parser("receive")
+    receive.add_argument("--path", required=True, help="where the bytes arrive (a temporary)")
+    receive.add_argument("--sha256", required=True, help="the bytes expected")
+    receive.add_argument("--store", required=True, help="the blob's store directory")
+    source = receive.add_mutually_exclusive_group(required=True)
+    source.add_argument("--size", type=int, help="follow an upload until it has this many bytes")
+    source.add_argument("--url-stdin", action="store_true", help="fetch the URL read from stdin")
+    receive.add_argument("--stall", type=float, default=30.0, help="seconds without growth")
+    receive.add_argument("--slot", help="make it this slot directory's current model")
+    receive.set_defaults(handler=_receive)
+    rollback = commands.add_parser("rollback")
+    rollback.add_argument("--slot", required=True)
+    rollback.set_defaults(handler=_rollback)
     bench = commands.add_parser("bench")
     bench.add_argument("--model", required=True)
     bench.add_argument("--runtime", required=True)

@@ -25,10 +25,10 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import EngineStep
 from backends.engines.fingerprint import Fingerprint, board_identity, check
 from backends.errors import BadInput, StageFailed
-from backends.formats import Precision
+from backends.formats import CALIBRATION_CACHE, CALIBRATION_SHARD, Precision
 from backends.workspace import Workspace, hash_path
 
-ENGINE, CACHE, SHARD = "tensorrt", "calibration-cache", "calibration-shard"
+ENGINE, CACHE, SHARD = "tensorrt", CALIBRATION_CACHE, CALIBRATION_SHARD
 
 
 async def engine_for(

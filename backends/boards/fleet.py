@@ -17,7 +17,7 @@ from backends import events as ev
 from backends.benchmarking import check_sizes, row_header
 from backends.boards.engines import check_engine
 from backends.boards.inventory import Board, Inventory
-from backends.boards.session import BoardSession
+from backends.boards.session import BoardSession, Signer
 from backends.boards.transport import BoardLost, open_transport
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import BenchStep
@@ -90,10 +90,11 @@ async def deploy(
     slot: str | None = None,
     rollback: bool = False,
     limit: int = 4,
-    url: str | None = None,
+    sign: Signer | None = None,
 ) -> dict[str, Outcome | BaseException]:
     """Deploy (or roll back) one artifact to many boards; per board: what happened. With
-    ``url`` (presigned, from object storage) each board downloads the artifact itself."""
+    ``sign`` (it makes a presigned URL of object storage) each board downloads the artifact
+    itself, through a URL signed just before that board's download."""
     slot = slot or default_slot(artifact)
     local = None if rollback else ws.verify(artifact)
 
@@ -109,7 +110,7 @@ async def deploy(
             artifact.sha256,
             slot,
             lambda done, _total: progress.advance(done - progress.done),
-            url=url,
+            sign=sign,
         )
         return {
             "action": "deployed" if changed else "already current",
@@ -155,9 +156,10 @@ async def bench(
     done = {(r["board"], r["runtime"]) for r in kept if r["status"] == "ok"}
 
     fingerprint = artifact.meta.get("fingerprint") if artifact.kind == "tensorrt" else None
+    finished: dict[str, list[dict[str, Any]]] = {board.name: [] for board in boards}
 
-    async def work(session: BoardSession) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
+    async def work(session: BoardSession) -> None:
+        rows = finished[session.board.name]  # kept whatever happens to the board later
         for runtime in names:
             if (session.board.name, runtime) in done:
                 continue
@@ -173,27 +175,27 @@ async def bench(
                 rows += [
                     _failed(artifact, r, session.board.name, "interrupted", str(exc))
                     for r in names[names.index(runtime) :]
+                    if (session.board.name, r) not in done
                 ]
                 break
-            except BadInput as exc:  # e.g. the runtime is missing there: a row, not a crash
+            except Exception as exc:  # this runtime failed there: a row, and the board goes on
                 row = _failed(artifact, runtime, session.board.name, "failed", str(exc))
             emit(ev.Result(stage="bench", name=row["name"], data=row))
             rows.append(row)
-        return rows
 
     results = await each_board(boards, inventory, work, limit)
     rows = [r for r in kept if r["status"] == "ok"]
     for board in boards:
+        rows += finished[board.name]
         outcome = results[board.name]
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, BaseException):  # it never started, or dropped outside a row
             status = "interrupted" if isinstance(outcome, Interrupted) else "failed"
+            measured = {r["runtime"] for r in finished[board.name]}
             rows += [
                 _failed(artifact, r, board.name, status, str(outcome))
                 for r in names
-                if (board.name, r) not in done
+                if (board.name, r) not in done and r not in measured
             ]
-        else:
-            rows += outcome
     return rows
 
 

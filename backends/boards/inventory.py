@@ -19,18 +19,22 @@ The workstation itself is the built-in board ``local``.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from backends.errors import BadInput
+from backends.errors import BadInput, read_input
 from backends.formats import RUNTIMES
+from backends.names import is_name
 
 LOCAL = "local"
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")  # control characters: newlines, NUL, escapes
+_USER = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,63}")
 FIELDS = {
     "host",
     "port",
@@ -101,15 +105,20 @@ def local_board(workspace_root: Path) -> Board:
 
 def load_inventory(path: Path | None, workspace_root: Path) -> Inventory:
     """The boards of ``path`` (default: ``devices.toml`` in the workspace, if any) plus local."""
-    boards = {LOCAL: local_board(workspace_root)}
     path = path or (workspace_root / "devices.toml")
     if not path.exists():
         if path != workspace_root / "devices.toml":
             raise BadInput(f"{path}: devices file not found")
-        return Inventory(boards, "the built-in inventory")
-    src = str(path)
+        return Inventory({LOCAL: local_board(workspace_root)}, "the built-in inventory")
+    return parse_inventory(read_input(path, "devices file"), str(path), workspace_root)
+
+
+def parse_inventory(raw: bytes, src: str, workspace_root: Path) -> Inventory:
+    """devices.toml's bytes (named ``src`` in messages) as an inventory, plus local."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{src}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{src}: not valid TOML: {exc}") from None
     unknown = set(data) - {"boards"}
@@ -118,6 +127,7 @@ def load_inventory(path: Path | None, workspace_root: Path) -> Inventory:
     tables = data.get("boards", {})
     if not isinstance(tables, dict):
         raise BadInput(f"{src}: 'boards' must be tables like [boards.NAME]")
+    boards = {LOCAL: local_board(workspace_root)}
     for name, table in tables.items():
         boards[name] = _board(name, table, src)
     for board in boards.values():
@@ -125,14 +135,59 @@ def load_inventory(path: Path | None, workspace_root: Path) -> Inventory:
             raise BadInput(
                 f"{src}: board {board.name!r}: proxy_jump cannot be {board.proxy_jump!r}"
             )
+        if board.proxy_jump is not None and board.proxy_jump not in boards:
+            jump_address(board.proxy_jump, f"{src}: board {board.name!r}: field 'proxy_jump'")
     return Inventory(boards, src)
+
+
+def write_devices(path: Path, addition: str, workspace_root: Path) -> Inventory:
+    """Append ``addition`` (TOML tables) to devices.toml: the whole new file is checked as an
+    inventory first, then replaces the old one atomically, so a failure at any point leaves
+    the old file as it was and never an unparsable one."""
+    old = read_input(path, "devices file") if path.exists() else b""
+    text = old + (b"" if not old or old.endswith(b"\n") else b"\n") + addition.encode()
+    inventory = parse_inventory(text, f"{path} (as it would be)", workspace_root)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return inventory
+
+
+def jump_address(text: str, where: str) -> tuple[str | None, str, int]:
+    """``[user@]host[:port]`` (``[v6-address]:port`` too) as (user, host, port)."""
+    user, _, hostport = text.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else rest
+    else:
+        host, _, port = hostport.partition(":")
+    if (
+        not host
+        or "," in text
+        or _UNSAFE.search(text)
+        or (user and not _USER.fullmatch(user))
+        or not (port == "" or (port.isdigit() and 0 < int(port) < 65536))
+    ):
+        raise BadInput(
+            f"{where} {text!r} must be a board of this file or [user@]host[:port] with a port "
+            "of 1-65535 (one jump host)"
+        )
+    return user or None, host, int(port or 22)
 
 
 def _board(name: str, table: Any, src: str) -> Board:
     where = f"{src}: board {name!r}"
     if name == LOCAL:
         raise BadInput(f"{where}: 'local' is the built-in workstation board; pick another name")
-    if not NAME.match(name):
+    if not is_name(name):
         raise BadInput(f"{where}: names may use letters, digits, '.', '_' and '-' only")
     if not isinstance(table, dict):
         raise BadInput(f"{where} must be a table")
@@ -152,32 +207,50 @@ def _board(name: str, table: Any, src: str) -> Board:
             raise BadInput(f"{where}: field {key!r} has the wrong type ({value!r})")
         return value
 
-    host = get("host", str, None)
+    def text(key: str, default: str | None) -> str | None:
+        value = get(key, str, default)
+        if value is not None and (not value or _UNSAFE.search(value)):
+            raise BadInput(f"{where}: field {key!r} must be non-empty, without control characters")
+        return value
+
+    def strings(key: str) -> tuple[str, ...]:
+        values = get(key, list, [])
+        if not all(isinstance(v, str) and v for v in values):
+            raise BadInput(f"{where}: field {key!r} must be a list of strings")
+        return tuple(values)
+
+    host = text("host", None)
     if not host:
         raise BadInput(f"{where}: field 'host' is required")
+    if host.startswith("-") or " " in host:
+        raise BadInput(f"{where}: field 'host' {host!r} is not a host name or address")
     port = get("port", int, 22)
     if not 0 < port < 65536:
         raise BadInput(f"{where}: field 'port' must be 1-65535, got {port}")
+    user = text("user", None)
+    if user is not None and not _USER.fullmatch(user):
+        raise BadInput(f"{where}: field 'user' {user!r} is not a user name")
     workdir = get("workdir", str, "mllib")
-    if not workdir or "\n" in workdir or "\0" in workdir or ".." in PurePosixPath(workdir).parts:
+    if not workdir or _UNSAFE.search(workdir) or ".." in PurePosixPath(workdir).parts:
         raise BadInput(f"{where}: field 'workdir' must be a plain path without '..' or newlines")
-    tags = tuple(get("tags", list, []))
-    runtimes = tuple(get("runtimes", list, []))
+    runtimes = strings("runtimes")
     for runtime in runtimes:
         if runtime not in RUNTIMES:
             raise BadInput(f"{where}: runtime {runtime!r} is unknown (use {', '.join(RUNTIMES)})")
     timeout = get("connect_timeout", (int, float), 10.0)
+    if not 0 < timeout <= 600:
+        raise BadInput(f"{where}: field 'connect_timeout' must be above 0 and at most 600 s")
     return Board(
         name=name,
         host=host,
         port=port,
-        user=get("user", str, None),
-        identity=get("identity", str, None),
-        python=get("python", str, "python3"),
+        user=user,
+        identity=text("identity", None),
+        python=text("python", "python3") or "python3",
         workdir=workdir,
-        tags=tuple(str(t) for t in tags),
+        tags=strings("tags"),
         runtimes=runtimes,
-        proxy_jump=get("proxy_jump", str, None),
+        proxy_jump=text("proxy_jump", None),
         connect_timeout=float(timeout),
     )
 

@@ -7,9 +7,9 @@ Board layout (under the board's workdir)::
     deployed/SLOT/current          -> ../../store/SHA256 (a symlink, flipped atomically)
     deployed/SLOT/previous         the version before, for --rollback
 
-An upload goes to a temporary directory, is hashed on the board, then renamed into the store;
-a deploy only flips ``current`` after that, so an interrupted deploy leaves the previous model
-in place and working.
+An upload goes to a temporary directory; the board's agent hashes it as it arrives, fsyncs it,
+renames it into the store and (for a deploy) flips ``current``, fsyncing each rename, so an
+interrupted deploy, or a power cut, leaves the previous model in place and working.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import posixpath
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ from backends.boards.inventory import Board
 from backends.boards.transport import ByteProgress, Transport
 from backends.config import BenchStep
 from backends.errors import BadInput, StageFailed
+from backends.names import check_name, check_relative
+
+Signer = Callable[[], Awaitable[str]]  # makes a fresh presigned URL
 
 
 class BoardSession:
@@ -41,6 +44,10 @@ class BoardSession:
         self._agent: str | None = None
 
     def path(self, *parts: str) -> str:
+        """A path inside the board's workdir; every part is checked, so nothing built from a
+        name (a slot, a file name, a hash) can leave it."""
+        for part in parts:
+            check_relative(part, f"board {self.board.name}: path part")
         return posixpath.join(self.board.workdir, *parts)
 
     # -- the agent --------------------------------------------------------------------------
@@ -61,8 +68,11 @@ class BoardSession:
             self._agent = path
         return self._agent
 
-    async def run_agent(self, args: list[str], on_event: Callable[[ev.Event], None]) -> None:
-        """Run an agent command; its events go to ``on_event``; failures are one line."""
+    async def run_agent(
+        self, args: list[str], on_event: Callable[[ev.Event], None], stdin: str | None = None
+    ) -> None:
+        """Run an agent command; its events go to ``on_event``; failures are one line.
+        ``stdin`` carries what must not be on a command line (a presigned URL)."""
         agent = await self.agent()
         errors: list[str] = []
 
@@ -75,7 +85,9 @@ class BoardSession:
                 errors.append(event.message)
             on_event(dataclasses.replace(event, stage=f"{self.board.name}/{event.stage}"))
 
-        status, stderr = await self.transport.run([self.board.python, agent, *args], on_line)
+        status, stderr = await self.transport.run(
+            [self.board.python, agent, *args], on_line, stdin=stdin
+        )
         if status == 0:
             return
         where = f"board {self.board.name}"
@@ -91,7 +103,12 @@ class BoardSession:
             raise BadInput(f"{where}: {reason}")
         raise StageFailed(f"{where}: agent exited with {status}: {reason}")
 
-    async def result(self, args: list[str], emit: Callable[[ev.Event], None] | None = None) -> Any:
+    async def result(
+        self,
+        args: list[str],
+        emit: Callable[[ev.Event], None] | None = None,
+        stdin: str | None = None,
+    ) -> Any:
         found: list[Any] = []
 
         def on_event(event: ev.Event) -> None:
@@ -100,7 +117,7 @@ class BoardSession:
             elif emit is not None:
                 emit(event)
 
-        await self.run_agent(args, on_event)
+        await self.run_agent(args, on_event, stdin)
         if not found:
             raise StageFailed(f"board {self.board.name}: the agent returned no result")
         return found[-1]
@@ -113,52 +130,62 @@ class BoardSession:
         sha256: str,
         progress: ByteProgress | None = None,
         name: str | None = None,
-        url: str | None = None,
+        sign: Signer | None = None,
     ) -> str:
-        """Put ``local`` into the board's store (skipped when already there), hash-checked;
-        with ``url`` (presigned) the board fetches the bytes itself instead of SFTP."""
+        """Put ``local`` into the board's store (skipped when already there), hash-checked by
+        the board; with ``sign`` (it makes a presigned URL, just before it is used) the board
+        fetches the bytes itself instead of SFTP. Returns the file's path on the board."""
         name = name or local.name
-        final_dir = self.path("store", sha256)
-        final = posixpath.join(final_dir, name)
-        if await self.transport.exists(final):
-            return final
+        final = self.path("store", sha256, name)
+        if not await self.transport.exists(final):
+            await self._receive(local, sha256, name, progress, sign, slot=None)
+        return final
+
+    async def _receive(
+        self,
+        local: Path,
+        sha256: str,
+        name: str,
+        progress: ByteProgress | None,
+        sign: Signer | None,
+        slot: str | None,
+    ) -> bool:
+        """The agent takes the bytes into the store (and, with ``slot``, makes them that slot's
+        current model) in one durable step; True when the slot switched."""
+        check_name(name, f"board {self.board.name}: file name")
         tmp_dir = self.path("store", f".tmp-{sha256[:16]}-{secrets.token_hex(4)}")
         tmp = posixpath.join(tmp_dir, name)
+        args = ["receive", "--path", tmp, "--sha256", sha256, "--store", self.path("store", sha256)]
+        args += ["--slot", self.path("deployed", slot)] if slot is not None else []
         await self.transport.makedirs(tmp_dir)
         await self.agent()
         try:
-            if url is None:
-                digest = await self._put_hashed(local, tmp, progress)
+            if sign is not None:
+                url = await sign()
+                result = await self.result([*args, "--url-stdin"], stdin=url + "\n")
             else:
-                digest = (await self.result(["fetch", url, tmp]))["sha256"]
-
-            if digest != sha256:
-                raise StageFailed(
-                    f"board {self.board.name}: {name} arrived damaged (sha256 "
-                    f"{digest[:12]}, expected {sha256[:12]}); deploy again"
-                )
-            if await self.transport.exists(final_dir):  # a concurrent upload won the race
-                return final
-            await self.transport.rename(tmp_dir, final_dir)
+                result = await self._put_received(local, tmp, args, progress)
         finally:
             if await self.transport.exists(tmp_dir):
                 await self.transport.remove(tmp_dir)
-        return final
+        if result.get("sha256") != sha256:
+            raise StageFailed(f"board {self.board.name}: {name} was not received intact")
+        return bool(result.get("switched"))
 
-    async def _put_hashed(self, local: Path, tmp: str, progress: ByteProgress | None) -> str:
-        """SFTP ``local`` to ``tmp``; the board hashes the bytes on its disk while they arrive
-        (one pass, not two)."""
-        hashing = asyncio.ensure_future(
-            self.result(["sha256", tmp, "--size", str(local.stat().st_size)])
-        )
+    async def _put_received(
+        self, local: Path, tmp: str, args: list[str], progress: ByteProgress | None
+    ) -> dict[str, Any]:
+        """SFTP ``local`` to ``tmp`` while the board's agent follows the file as it arrives
+        (hashing in one pass, not two) and then installs it."""
+        receiving = asyncio.ensure_future(self.result([*args, "--size", str(local.stat().st_size)]))
         try:
             await self.transport.put(local, tmp, progress)
         except BaseException:
-            hashing.cancel()
+            receiving.cancel()
             with contextlib.suppress(BaseException):
-                await hashing
+                await receiving
             raise
-        return (await hashing)["sha256"]
+        return await receiving
 
     async def deploy(
         self,
@@ -166,9 +193,10 @@ class BoardSession:
         sha256: str,
         slot: str,
         progress: ByteProgress | None = None,
-        url: str | None = None,
+        sign: Signer | None = None,
     ) -> bool:
         """Make ``local`` the slot's current model; False when it already was (nothing done)."""
+        check_name(slot, f"board {self.board.name}: slot")
         slot_dir = self.path("deployed", slot)
         target = posixpath.join("..", "..", "store", sha256)
         current = await self.transport.readlink(posixpath.join(slot_dir, "current"))
@@ -176,31 +204,13 @@ class BoardSession:
             self.path("store", sha256, local.name)
         ):
             return False
-        await self.upload(local, sha256, progress, url=url)
-        await self.transport.makedirs(slot_dir)
-        if current is not None:
-            await self._point(slot_dir, "previous", current)
-        await self._point(slot_dir, "current", target)
-        return True
+        return await self._receive(local, sha256, local.name, progress, sign, slot)
 
     async def rollback(self, slot: str) -> str:
         """Swap current and previous; returns the sha256 now current."""
-        slot_dir = self.path("deployed", slot)
-        previous = await self.transport.readlink(posixpath.join(slot_dir, "previous"))
-        current = await self.transport.readlink(posixpath.join(slot_dir, "current"))
-        if previous is None or current is None:
-            raise BadInput(
-                f"board {self.board.name}: slot {slot!r} has no previous version to roll back to"
-            )
-        await self._point(slot_dir, "current", previous)
-        await self._point(slot_dir, "previous", current)
-        return posixpath.basename(previous)
-
-    async def _point(self, slot_dir: str, name: str, target: str) -> None:
-        """Atomically make ``slot_dir/name`` a symlink to ``target`` (rename over the old)."""
-        tmp = posixpath.join(slot_dir, f".{name}-{secrets.token_hex(4)}")
-        await self.transport.symlink(target, tmp)
-        await self.transport.rename(tmp, posixpath.join(slot_dir, name))
+        check_name(slot, f"board {self.board.name}: slot")
+        result = await self.result(["rollback", "--slot", self.path("deployed", slot)])
+        return posixpath.basename(str(result["current"]))
 
     # -- probe and bench --------------------------------------------------------------------
 

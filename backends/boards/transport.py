@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backends.boards import trust
-from backends.boards.inventory import Board, Inventory
+from backends.boards.inventory import Board, Inventory, jump_address
 from backends.errors import BadInput, Interrupted, StageFailed
 
 LineHandler = Callable[[str], None]
@@ -32,8 +32,11 @@ class BoardLost(Interrupted):
 class Transport(Protocol):
     board: Board
 
-    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
-        """Run a command; stdout lines go to ``on_line``; returns (exit status, stderr)."""
+    async def run(
+        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+    ) -> tuple[int, str]:
+        """Run a command with ``stdin`` as its input (then end-of-file); stdout lines go to
+        ``on_line``; returns (exit status, stderr)."""
         ...
 
     async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None: ...
@@ -53,12 +56,19 @@ class LocalTransport:
     def __init__(self, board: Board) -> None:
         self.board = board
 
-    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
+    async def run(
+        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+    ) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write((stdin or "").encode())
+        process.stdin.close()
         stderr_task = asyncio.ensure_future(process.stderr.read())
-        assert process.stdout is not None
         async for raw in process.stdout:
             if on_line is not None:
                 on_line(raw.decode().rstrip("\n"))
@@ -107,20 +117,40 @@ class LocalTransport:
 class SshTransport:
     """A board over SSH: host keys verified, key-only authentication, one connection reused."""
 
-    def __init__(self, board: Board, conn: Any, sftp: Any) -> None:
-        self.board, self._conn, self._sftp = board, conn, sftp
+    def __init__(self, board: Board, conns: list[Any], sftp: Any) -> None:
+        """``conns``: the board's connection last, after the jump hosts it goes through."""
+        self.board, self._conns, self._sftp = board, conns, sftp
+        self._conn = conns[-1]
 
     @classmethod
     async def connect(cls, board: Board, inventory: Inventory) -> SshTransport:
-        conn = await _connect(board, inventory)
-        return cls(board, conn, await conn.start_sftp_client())
+        import asyncssh
 
-    async def run(self, argv: list[str], on_line: LineHandler | None = None) -> tuple[int, str]:
+        conns: list[Any] = []
+        try:
+            await _connect(board, inventory, conns)
+            try:
+                sftp = await conns[-1].start_sftp_client()
+            except (asyncssh.Error, OSError) as exc:
+                raise BadInput(
+                    f"board {board.name} ({board.address}): SFTP could not start ({exc}); "
+                    "enable it in the board's sshd_config (Subsystem sftp internal-sftp)"
+                ) from None
+        except BaseException:
+            await _close(conns)
+            raise
+        return cls(board, conns, sftp)
+
+    async def run(
+        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+    ) -> tuple[int, str]:
         import asyncssh
 
         stderr_task: asyncio.Future[str] | None = None
         try:
-            process = await self._conn.create_process(shlex.join(argv), encoding="utf-8")
+            process = await self._conn.create_process(
+                shlex.join(argv), input=stdin or None, encoding="utf-8"
+            )
             stderr_task = asyncio.ensure_future(process.stderr.read())
             async for line in process.stdout:
                 if on_line is not None:
@@ -178,8 +208,7 @@ class SshTransport:
 
     async def close(self) -> None:
         self._sftp.exit()
-        self._conn.close()
-        await self._conn.wait_closed()
+        await _close(self._conns)
 
     async def _sftp_call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import asyncssh
@@ -198,8 +227,18 @@ async def open_transport(board: Board, inventory: Inventory) -> Transport:
     return await SshTransport.connect(board, inventory)
 
 
-async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
-    """An asyncssh connection with verified host keys; errors are one actionable line."""
+async def _close(conns: list[Any]) -> None:
+    """Close connections, the board's first and then the jump hosts it went through."""
+    for conn in reversed(conns):
+        conn.close()
+        with contextlib.suppress(Exception):
+            await conn.wait_closed()
+
+
+async def _connect(board: Board, inventory: Inventory, opened: list[Any], *, hops: int = 0) -> Any:
+    """An asyncssh connection with verified host keys, through its jump hosts; every
+    connection made is appended to ``opened`` (the caller closes them); errors are one
+    actionable line."""
     import asyncssh
 
     assert board.host is not None
@@ -207,13 +246,13 @@ async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
         raise BadInput(f"board {board.name}: proxy_jump chain is too long (a loop?)")
     tunnel = None
     if board.proxy_jump:
-        tunnel = await _connect(_jump_board(board, inventory), inventory, hops=hops + 1)
+        tunnel = await _connect(_jump_board(board, inventory), inventory, opened, hops=hops + 1)
     identity = os.path.expanduser(board.identity) if board.identity else None
     if identity and not os.path.isfile(identity):
         raise BadInput(f"board {board.name}: identity file {identity} not found")
     known = trust.load_known_hosts()
     try:
-        return await asyncssh.connect(
+        conn = await asyncssh.connect(
             board.host,
             port=board.port,
             username=board.user or (),  # () is asyncssh's "not given": the local user
@@ -226,6 +265,8 @@ async def _connect(board: Board, inventory: Inventory, *, hops: int = 0) -> Any:
             kbdint_auth=False,
             preferred_auth=("publickey",),
         )
+        opened.append(conn)
+        return conn
     except asyncssh.HostKeyNotVerifiable:
         raise await _host_key_error(board, known, tunnel) from None
     except asyncssh.KeyImportError as exc:
@@ -257,13 +298,12 @@ def _jump_board(board: Board, inventory: Inventory) -> Board:
     jump = board.proxy_jump or ""
     if jump in inventory.boards:
         return inventory.boards[jump]
-    user, _, hostport = jump.rpartition("@")
-    host, _, port = hostport.partition(":")
+    user, host, port = jump_address(jump, f"board {board.name}: proxy_jump")
     return Board(
         name=f"{board.name}-jump",
         host=host,
-        port=int(port or 22),
-        user=user or None,
+        port=port,
+        user=user,
         identity=board.identity,
         connect_timeout=board.connect_timeout,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -25,20 +24,11 @@ from backends.datasets.preprocess import Size, letterbox, letterbox_image
 from backends.datasets.shards import MANIFEST, MANIFEST_SCHEMA, dataset_version, write_shard
 from backends.errors import BadInput
 from backends.events import Emit, Log, ProgressReporter
-from backends.workspace import Workspace
+from backends.names import check_name
+from backends.workspace import Workspace, fsync_dir, write_durably
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHARD_BYTES = 16 << 20  # 256 images at 128x128 RGB with masks
 MAX_SHARD_IMAGES = 8192
-
-
-def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
-        raise BadInput(
-            f"dataset name {name!r} is not allowed: use letters, digits, '.', '_' or '-' "
-            "(up to 64, starting with a letter or digit)"
-        )
-    return name
 
 
 def import_coco(
@@ -54,7 +44,7 @@ def import_coco(
     stage: str = "dataset",
 ) -> DatasetRecord:
     """Import COCO splits (``split -> (annotations.json, images dir)``) as dataset ``name``."""
-    check_name(name)
+    check_name(name, "dataset name")
     _check_splits(splits)
     sources = {s: coco.load(ann, images, class_map) for s, (ann, images) in splits.items()}
     return _assemble(
@@ -94,7 +84,7 @@ def import_classification(
 ) -> DatasetRecord:
     """Import labelled images (``split -> (count, (image, class id)...)``) as ``name``; images
     are letterboxed to ``size``. ``source`` identifies the data (it keys the import job)."""
-    check_name(name)
+    check_name(name, "dataset name")
     _check_splits(splits)
     return _assemble(
         ws,
@@ -241,7 +231,8 @@ def _assemble(
                 "source": source,
                 "splits": written,
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
+            fsync_dir(tmp)
             final = ws.root / "datasets" / layout.name / version
             if final.exists():
                 shutil.rmtree(tmp)
@@ -255,6 +246,7 @@ def _assemble(
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
+                fsync_dir(final.parent)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

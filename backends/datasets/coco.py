@@ -13,16 +13,17 @@ follows the objects' outlines, not image area times instance count
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from backends.datasets.classmap import ClassMap
-from backends.errors import BadInput
+from backends.errors import BadInput, read_input
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,22 @@ class CocoSource:
     lookup: dict[int, int]  # COCO category id -> class id
 
 
+MAX_SIDE = 16384  # pixels: a larger declared image is a mistake, not a photo
+
+
 def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoSource:
-    """Parse and validate; every problem is a ``BadInput`` naming the file and the field."""
+    """Parse and validate; every problem is a ``BadInput`` naming the file and the field.
+
+    Everything a COCO export holds is checked here, before any image is read: an image's
+    ``file_name`` must stay inside ``images_dir`` (subfolders, as CVAT writes them, are fine;
+    absolute paths and ``..`` are refused), polygons must be lists of finite numbers in x,y
+    pairs, and RLE must cover exactly its image (``size`` equal to the image's height and
+    width, counts non-negative and summing to height x width)."""
     src = str(annotations_file)
+    raw = read_input(annotations_file, "annotation file")
     try:
-        data = json.loads(Path(annotations_file).read_text())
-    except FileNotFoundError:
-        raise BadInput(f"{src}: annotation file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise BadInput(f"{src}: not valid COCO JSON{where}: {exc}") from None
     if not isinstance(data, dict):
@@ -64,6 +73,18 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
         _require(category, {"id": int, "name": str}, f"{src}: categories[{i}]")
     lookup = class_map.lookup(data["categories"], src)
 
+    declared: dict[int, tuple[int, dict[str, Any]]] = {}  # image id -> (index, image entry)
+    for i, info in enumerate(data["images"]):
+        where = f"{src}: images[{i}]"
+        _require(info, {"id": int, "file_name": str, "height": int, "width": int}, where)
+        for side in ("height", "width"):
+            if not 1 <= info[side] <= MAX_SIDE:
+                raise BadInput(f"{where}.{side} {info[side]} must be from 1 to {MAX_SIDE}")
+        if info["id"] in declared:
+            raise BadInput(f"{where}.id {info['id']} is declared twice")
+        _inside(info["file_name"], f"{where}.file_name")
+        declared[info["id"]] = (i, info)
+
     by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for i, ann in enumerate(data["annotations"]):
         where = f"{src}: annotations[{i}]"
@@ -72,22 +93,20 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
             raise BadInput(
                 f"{where}.category_id {ann['category_id']} is not declared in 'categories'"
             )
-        if not isinstance(ann.get("segmentation"), list | dict):
-            raise BadInput(f"{where}.segmentation must be a polygon list or an RLE object")
+        if ann["image_id"] not in declared:
+            raise BadInput(f"{where} refers to image_id {ann['image_id']}, which 'images' lacks")
+        info = declared[ann["image_id"]][1]
+        _segmentation(ann.get("segmentation"), info["height"], info["width"], where)
         by_image[ann["image_id"]].append(ann)
 
     images = []
-    for i, info in enumerate(data["images"]):
-        where = f"{src}: images[{i}]"
-        _require(info, {"id": int, "file_name": str, "height": int, "width": int}, where)
+    for i, info in declared.values():
         file = Path(images_dir) / info["file_name"]
         if not file.is_file():
-            raise BadInput(f"{where}.file_name: image {file} not found; check --images")
-        anns = tuple(sorted(by_image.pop(info["id"], []), key=lambda a: a["id"]))
+            where = f"{src}: images[{i}].file_name"
+            raise BadInput(f"{where}: image {file} not found; check --images")
+        anns = tuple(sorted(by_image.get(info["id"], []), key=lambda a: a["id"]))
         images.append(CocoImage(info["id"], file, info["height"], info["width"], anns))
-    if by_image:
-        orphan = min(by_image)
-        raise BadInput(f"{src}: annotations refer to image_id {orphan}, which 'images' lacks")
     return CocoSource(Path(annotations_file), tuple(images), lookup)
 
 
@@ -97,6 +116,56 @@ def _require(obj: Any, fields: dict[str, type], where: str) -> None:
     for name, kind in fields.items():
         if not isinstance(obj.get(name), kind) or isinstance(obj.get(name), bool):
             raise BadInput(f"{where}.{name} is missing or not of type {kind.__name__}")
+
+
+def _inside(file_name: str, where: str) -> None:
+    """A file name that stays inside the images directory, whatever the directory is."""
+    path = PurePosixPath(file_name)
+    if not file_name or "\0" in file_name or path.is_absolute() or ".." in path.parts:
+        raise BadInput(
+            f"{where} {file_name!r} leaves the images directory: file names must be relative "
+            "to it (subfolders are fine; '..' and absolute paths are not)"
+        )
+
+
+def _segmentation(segmentation: Any, height: int, width: int, where: str) -> None:
+    """Polygons: lists of finite x,y numbers. RLE: ``size`` = [height, width] of its image and
+    counts (a list, or COCO's compressed string) non-negative and summing to height x width."""
+    where = f"{where}.segmentation"
+    if isinstance(segmentation, list):
+        for j, polygon in enumerate(segmentation):
+            if not isinstance(polygon, list) or len(polygon) % 2:
+                raise BadInput(f"{where}[{j}] must be a list of x,y pairs (an even count)")
+            if not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in polygon
+            ):
+                raise BadInput(f"{where}[{j}] holds something that is not a finite number")
+        return
+    if not isinstance(segmentation, dict):
+        raise BadInput(f"{where} must be a polygon list or an RLE object")
+    if segmentation.get("size") != [height, width]:
+        raise BadInput(
+            f"{where}.size {segmentation.get('size')!r} is not the image's [{height}, {width}]"
+        )
+    counts = segmentation.get("counts")
+    if isinstance(counts, list):
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise BadInput(f"{where}.counts must be non-negative whole numbers")
+        runs = np.asarray(counts, dtype=object)
+    elif isinstance(counts, str) and counts.isascii():
+        try:
+            runs = rle_counts({"counts": counts})
+        except (ValueError, IndexError):
+            raise BadInput(f"{where}.counts is not a compressed COCO RLE string") from None
+        if (runs < 0).any():
+            raise BadInput(f"{where}.counts decodes to a negative run: not a valid RLE")
+    else:
+        raise BadInput(f"{where}.counts must be a list of run lengths or a compressed string")
+    if int(runs.sum()) != height * width:
+        raise BadInput(
+            f"{where}.counts sum to {int(runs.sum())} pixels, not the image's {height}x{width}"
+        )
 
 
 def instance_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
@@ -141,7 +210,7 @@ def semantic_mask(image: CocoImage, lookup: dict[int, int], src: str = "") -> np
     h, w = image.height, image.width
     try:
         runs = [rle_counts(instance_rle(a["segmentation"], h, w)) for a in image.annotations]
-    except (TypeError, ValueError, KeyError) as exc:
+    except Exception as exc:  # validated in load(); pycocotools must still never escape
         raise BadInput(
             f"{src}: image {image.id}: a segmentation cannot be decoded ({exc})"
         ) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ def write_shard(path: Path, images: np.ndarray, targets: np.ndarray) -> dict[str
     member = "masks" if targets.ndim == 3 else "labels"
     with open(path, "wb") as handle:
         np.savez_compressed(handle, images=images, **{member: targets})
+        handle.flush()
+        os.fsync(handle.fileno())  # durable before any manifest or catalog row names it
     return {
         "file": path.name,
         "images": len(images),

@@ -9,6 +9,7 @@ temporary name and kept only when its hash matches.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,14 @@ class Store(Protocol):
 
 
 LOCAL_BUCKET = "mllib"
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    """An object's bytes as JSON; anything else is one ``BadInput`` naming the object."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadInput(f"{where}: not valid JSON: the object is damaged or not mllib's") from None
 
 
 def configure(

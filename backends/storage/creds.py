@@ -126,7 +126,7 @@ def _entry(entry: Any, where: str, warnings: tuple[str, ...]) -> Endpoint:
 
     def text(*keys: str, required: bool = True) -> str | None:
         for key in keys:
-            if key in entry:
+            if key in entry and (entry[key] is not None or required):  # null: not given
                 if not isinstance(entry[key], str) or not entry[key]:
                     raise BadInput(f"{where}: field '{key}' must be a non-empty string")
                 return entry[key]
@@ -143,9 +143,7 @@ def _entry(entry: Any, where: str, warnings: tuple[str, ...]) -> Endpoint:
         return default
 
     name = text("name")
-    kind = text("type", required=False) or "minio"
-    if kind.lower() not in ("minio", "s3", "seaweedfs", "aws"):
-        raise BadInput(f"{where}: field 'type' {kind!r} is not an S3 store (minio, s3)")
+    text("type", required=False)  # the original's role of the entry ("trainer"): not used here
     address = text("address")
     tls = flag("tls", default=True)
     if "://" not in address:

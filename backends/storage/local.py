@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.errors import BadInput
-from backends.storage import Progress
+from backends.storage import Progress, parse_json
 from backends.storage.creds import Target
 from backends.storage.transfer import CHUNK, VerifiedFile
 
@@ -54,14 +54,18 @@ class LocalStore:
         path, meta = self._path(target, key), self._meta(target, key)
         if not path.is_file() or not meta.is_file():
             return None
-        return {**json.loads(meta.read_text()), "size": path.stat().st_size}
+        sidecar = parse_json(meta.read_bytes(), f"{self.label}/{target.bucket}/.meta/{key}.json")
+        sha = sidecar.get("sha256") if isinstance(sidecar, dict) else None
+        return {"sha256": sha if isinstance(sha, str) else None, "size": path.stat().st_size}
 
     async def put_json(self, target: Target, key: str, data: Any) -> None:
         self._write(self._path(target, key), json.dumps(data, indent=1).encode())
 
     async def get_json(self, target: Target, key: str) -> Any | None:
         path = self._path(target, key)
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return parse_json(path.read_bytes(), f"{self.label}/{target.bucket}/{key}")
 
     async def keys(self, target: Target, prefix: str) -> list[str]:
         bucket = self.root / target.bucket

@@ -9,6 +9,7 @@ or key and what to do — never a credential.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import re
 from collections.abc import AsyncIterator
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from backends.errors import BadInput
-from backends.storage import Progress
+from backends.storage import Progress, parse_json
 from backends.storage.creds import Endpoint, Target
 from backends.storage.transfer import CHUNK, VerifiedFile
 
 MULTIPART = 16 << 20  # parts of 16 MiB above 16 MiB
 CONCURRENCY = 8
+STALE_UPLOAD = datetime.timedelta(hours=1)  # an upload with no new part for this long is dead
 
 
 class S3Store:
@@ -92,7 +94,8 @@ class S3Store:
                 if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                     return None
                 raise
-        return {**response.get("Metadata", {}), "size": response["ContentLength"]}
+        sha = response.get("Metadata", {}).get("sha256")
+        return {"sha256": sha, "size": int(response["ContentLength"])}
 
     async def put_json(self, target: Target, key: str, data: Any) -> None:
         async with self._client(target, key) as client:
@@ -109,7 +112,8 @@ class S3Store:
                 response = await client.get_object(Bucket=target.bucket, Key=key)
             except client.exceptions.NoSuchKey:
                 return None
-            return json.loads(await response["Body"].read())
+            body = await response["Body"].read()
+        return parse_json(body, f"{self.label}: {target.bucket}/{key}")
 
     async def keys(self, target: Target, prefix: str) -> list[str]:
         found: list[str] = []
@@ -193,10 +197,18 @@ class S3Store:
 
     @staticmethod
     async def _abort_stale(client: Any, bucket: str, key: str) -> None:
-        """Parts of an earlier, interrupted upload of ``key``: dropped, so it restarts clean."""
+        """Parts of an earlier, interrupted upload of ``key``: dropped, so they stop costing
+        space. An upload that sent a part (or started) within ``STALE_UPLOAD`` may be another
+        process's live push of the same blob and is left alone: both complete to the same bytes
+        (the key is their sha256)."""
         listing = await client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        now = datetime.datetime.now(datetime.UTC)
         for upload in listing.get("Uploads", []):
-            if upload["Key"] == key:
+            if upload["Key"] != key:
+                continue
+            parts = await client.list_parts(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            last = max([upload["Initiated"], *(p["LastModified"] for p in parts.get("Parts", []))])
+            if now - last > STALE_UPLOAD:
                 await client.abort_multipart_upload(
                     Bucket=bucket, Key=key, UploadId=upload["UploadId"]
                 )

@@ -23,11 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.datasets.manifest import check_manifest
+from backends.datasets.shards import MANIFEST
 from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter
+from backends.names import DATASET_VERSION, SHA256, check_name, check_sha256, is_name
 from backends.storage import Store
 from backends.storage.creds import Target
-from backends.workspace import Workspace, hash_path
+from backends.storage.index import ArtifactIndex, DatasetIndex
+from backends.workspace import Workspace, fsync_dir, hash_path
 
 T = TypeVar("T")
 STAGE = "storage"
@@ -59,7 +63,7 @@ async def push_dataset(
     await store.put_json(
         target,
         target.key("datasets", record.name, f"{record.version}.json"),
-        {"name": record.name, "version": record.version, "task": record.task, "files": sent[1]},
+        DatasetIndex(record.name, record.version, record.task, sent[1]).to_json(),
     )
     return sent[0]
 
@@ -71,9 +75,9 @@ async def pull_dataset(
     """Download ``NAME@VERSION`` (a version prefix is enough; NAME alone when it has one
     version in the store) into the workspace."""
     name, _, version = ref.partition("@")
+    check_name(name, "dataset name")
     _admit(target, name)
-    stored = [Path(k).stem for k in await store.keys(target, target.key("datasets", name, ""))]
-    found = [v for v in stored if v.startswith(version)]
+    found = [v for v in await _versions(store, target, name) if v.startswith(version)]
     if not found:
         raise BadInput(f"{store.label}: no dataset {ref} in {target.bucket}/{target.prefix}")
     if len(found) > 1:
@@ -82,28 +86,32 @@ async def pull_dataset(
             f"({', '.join(v[:8] for v in found)}): pull one as {name}@VERSION"
         )
     (version,) = found
-    index = await store.get_json(target, target.key("datasets", name, f"{version}.json"))
-    if index is None:
+    key = target.key("datasets", name, f"{version}.json")
+    raw = await store.get_json(target, key)
+    if raw is None:
         raise BadInput(f"{store.label}: no dataset {name}@{version}: see `mllib-tui storage ls`")
-    existing = [d for d in ws.catalog.datasets(name) if d.version == index["version"]]
+    index = DatasetIndex.parse(raw, _where(store, target, key), name, version)
+    existing = [d for d in ws.catalog.datasets(name) if d.version == version]
     if existing:
         return existing[0]
     tmp = ws.temporary(f"pull-{name}")
     try:
-        await _pull_files(store, target, index["files"], tmp, emit, f"dataset {name}")
-        manifest = json.loads((tmp / "manifest.json").read_text())
-        final = ws.root / "datasets" / name / index["version"]
+        await _pull_files(store, target, index.files, tmp, emit, f"dataset {name}")
+        where = f"{_where(store, target, key)}: {MANIFEST}"
+        manifest = check_manifest(_read_json(tmp / MANIFEST), name, version, index.files, where)
+        final = ws.root / "datasets" / name / version
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
             shutil.rmtree(final)  # not in the catalog: a leftover
         tmp.rename(final)
+        fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ws.catalog.add_dataset(
         name=name,
-        version=index["version"],
-        task=index.get("task", "segmentation"),
+        version=version,
+        task=index.task,
         path=ws.relative(final),
         manifest=manifest,
         job_id=None,
@@ -124,28 +132,25 @@ async def push_artifact(
     await store.put_json(
         target,
         target.key("artifacts", f"{artifact.sha256}.json"),
-        {
-            "sha256": artifact.sha256,
-            "kind": artifact.kind,
-            "name": Path(artifact.path).name,
-            "directory": path.is_dir(),
-            "meta": artifact.meta,
-            "files": index,
-        },
+        ArtifactIndex(
+            artifact.sha256, artifact.kind, path.name, path.is_dir(), artifact.meta, index
+        ).to_json(),
     )
     return sent
 
 
 @connected
-async def presigned_url(
+async def presigner(
     ws: Workspace, store: Store, target: Target, artifact: ArtifactRecord, emit: Emit, seconds: int
-) -> str:
-    """Put a single-file artifact into the store (unless there) and sign a GET URL for it, so a
-    board without credentials can fetch it."""
+) -> Callable[[], Awaitable[str]]:
+    """Put a single-file artifact into the store (unless there) and return what signs a GET
+    URL for it, so a board without credentials can fetch it; each call signs a fresh URL, so
+    every board's is made just before its download and none expires waiting its turn."""
     if ws.verify(artifact).is_dir():
         raise BadInput(f"artifact {artifact.id} is a directory: deploy a single-file model")
     await push_artifact(ws, store, target, artifact, emit)
-    return await store.presign(target, target.key("blobs", artifact.sha256), seconds)
+    key = target.key("blobs", artifact.sha256)
+    return lambda: store.presign(target, key, seconds)
 
 
 @connected
@@ -155,31 +160,35 @@ async def pull_artifact(
     """Download an artifact by (a prefix of) its sha256 and record it; its hash is checked again
     as a whole when it is written into the workspace."""
     if len(sha256) < 64:
-        matches = await store.keys(target, target.key("artifacts", sha256))
+        if not sha256 or any(c not in "0123456789abcdef" for c in sha256):
+            raise BadInput(f"{sha256!r} is not a sha256 or a prefix of one (lowercase hex)")
+        listed = [Path(k).stem for k in await store.keys(target, target.key("artifacts", sha256))]
+        matches = [m for m in listed if SHA256.fullmatch(m)]
         if len(matches) != 1:
             raise BadInput(f"{store.label}: {len(matches)} artifacts start with {sha256!r}")
-        sha256 = Path(matches[0]).stem
-    index = await store.get_json(target, target.key("artifacts", f"{sha256}.json"))
-    if index is None:
+        sha256 = matches[0]
+    check_sha256(sha256, "artifact")
+    key = target.key("artifacts", f"{sha256}.json")
+    raw = await store.get_json(target, key)
+    if raw is None:
         raise BadInput(f"{store.label}: no artifact {sha256[:12]}: see `mllib-tui storage ls`")
-    for artifact in ws.catalog.artifacts(index["kind"]):
+    index = ArtifactIndex.parse(raw, _where(store, target, key), sha256)
+    for artifact in ws.catalog.artifacts(index.kind):
         if artifact.sha256 == sha256:
             return artifact
     staging = ws.temporary(f"pull-{sha256[:12]}")
     try:
-        await _pull_files(store, target, index["files"], staging, emit, f"artifact {sha256[:12]}")
+        await _pull_files(store, target, index.files, staging, emit, f"artifact {sha256[:12]}")
 
         def place(path: Path) -> None:
-            source = staging if index["directory"] else staging / index["name"]
+            source = staging if index.directory else staging / index.name
             source.rename(path)
 
         record = ws.write_artifact(
-            kind=index["kind"], name=index["name"], write=place, meta=index["meta"]
+            kind=index.kind, name=index.name, write=place, meta=index.meta, expect=sha256
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if record.sha256 != sha256:
-        raise BadInput(f"artifact {sha256[:12]} arrived as {record.sha256[:12]}: damaged")
     return record
 
 
@@ -194,54 +203,114 @@ async def push_results(
 
 @connected
 async def listing(ws: Workspace, store: Store, targets: dict[str, Target]) -> dict[str, Any]:
-    """What the store holds, and which of it this workspace has."""
+    """What the store holds, and which of it this workspace has; an index that does not read
+    as one is listed with its problem instead of its fields."""
     local_versions = {(d.name, d.version) for d in ws.catalog.datasets()}
     local_shas = {a.sha256 for a in ws.catalog.artifacts()}
     out: dict[str, Any] = {}
     if "dataset" in targets:
         t = targets["dataset"]
-        versions = [
-            (Path(k).parent.name, Path(k).stem) for k in await store.keys(t, t.key("datasets", ""))
-        ]
         out["datasets"] = [
             {"name": name, "version": version, "local": (name, version) in local_versions}
-            for name, version in versions
+            for name, version in _dataset_keys(await store.keys(t, t.key("datasets", "")), t)
         ]
     if "model" in targets:
         t = targets["model"]
         out["artifacts"] = []
-        for key in await store.keys(t, t.key("artifacts", "")):
-            index = await store.get_json(t, key) or {}
+        for key, index in await _artifact_indexes(store, t):
+            if isinstance(index, BadInput):
+                out["artifacts"].append({"key": key, "problem": str(index)})
+                continue
             out["artifacts"].append(
                 {
-                    "sha256": index.get("sha256"),
-                    "kind": index.get("kind"),
-                    "precision": (index.get("meta") or {}).get("precision", "fp32"),
-                    "local": index.get("sha256") in local_shas,
+                    "sha256": index.sha256,
+                    "kind": index.kind,
+                    "precision": index.meta.get("precision", "fp32"),
+                    "local": index.sha256 in local_shas,
                 }
             )
     if "test" in targets:
         t = targets["test"]
-        out["results"] = [Path(k).stem for k in await store.keys(t, t.key("results", ""))]
+        found = [Path(k).stem for k in await store.keys(t, t.key("results", ""))]
+        out["results"] = [run for run in found if is_name(run)]
     return out
 
 
 @connected
 async def check(store: Store, targets: dict[str, Target]) -> list[str]:
-    """Every blob an index names, present with the right sha256 metadata; the problems found."""
-    problems = []
-    for set_name, kind in (("dataset", "datasets"), ("model", "artifacts")):
-        if set_name not in targets:
+    """Every index readable, and every blob it names present with the right sha256 metadata;
+    the problems found."""
+    problems: list[str] = []
+    indexes: list[tuple[Target, str, DatasetIndex | ArtifactIndex | BadInput]] = []
+    if "dataset" in targets:
+        t = targets["dataset"]
+        for name, version in _dataset_keys(await store.keys(t, t.key("datasets", "")), t):
+            key = t.key("datasets", name, f"{version}.json")
+            try:
+                raw = await store.get_json(t, key)
+                index: Any = DatasetIndex.parse(raw, _where(store, t, key), name, version)
+            except BadInput as exc:
+                index = exc
+            indexes.append((t, key, index))
+    if "model" in targets:
+        t = targets["model"]
+        indexes += [(t, key, index) for key, index in await _artifact_indexes(store, t)]
+    for t, key, index in indexes:
+        if isinstance(index, BadInput):
+            problems.append(str(index))
             continue
-        t = targets[set_name]
-        for key in await store.keys(t, t.key(kind, "")):
-            for file, sha in ((await store.get_json(t, key)) or {}).get("files", {}).items():
-                head = await store.head(t, t.key("blobs", sha))
-                if head is None:
-                    problems.append(f"{key}: {file} is missing (blob {sha[:12]})")
-                elif head.get("sha256") != sha:
-                    problems.append(f"{key}: {file} has sha256 metadata {head.get('sha256')}")
+        for file, sha in index.files.items():
+            head = await store.head(t, t.key("blobs", sha))
+            if head is None:
+                problems.append(f"{key}: {file} is missing (blob {sha[:12]})")
+            elif head.get("sha256") != sha:
+                problems.append(f"{key}: {file} has sha256 metadata {head.get('sha256')}")
     return problems
+
+
+async def _versions(store: Store, target: Target, name: str) -> list[str]:
+    """The versions of dataset ``name`` the listing holds (keys that are not an index of that
+    name, such as ``datasets/NAME/../x.json`` or a nested key, are not versions)."""
+    keys = await store.keys(target, target.key("datasets", name, ""))
+    return [v for n, v in _dataset_keys(keys, target) if n == name]
+
+
+def _dataset_keys(keys: list[str], target: Target) -> list[tuple[str, str]]:
+    """(name, version) of every key shaped ``datasets/NAME/VERSION.json``."""
+    found = []
+    for key in keys:
+        parts = key.removeprefix(target.prefix).split("/")
+        if len(parts) == 3 and parts[0] == "datasets" and parts[2].endswith(".json"):
+            name, version = parts[1], parts[2].removesuffix(".json")
+            if is_name(name) and DATASET_VERSION.fullmatch(version):
+                found.append((name, version))
+    return found
+
+
+async def _artifact_indexes(
+    store: Store, target: Target
+) -> list[tuple[str, ArtifactIndex | BadInput]]:
+    out: list[tuple[str, ArtifactIndex | BadInput]] = []
+    for key in await store.keys(target, target.key("artifacts", "")):
+        sha = key.removeprefix(target.key("artifacts", "")).removesuffix(".json")
+        try:
+            check_sha256(sha, f"{_where(store, target, key)}: the key's name")
+            raw = await store.get_json(target, key)
+            out.append((key, ArtifactIndex.parse(raw, _where(store, target, key), sha)))
+        except BadInput as exc:
+            out.append((key, exc))
+    return out
+
+
+def _where(store: Store, target: Target, key: str) -> str:
+    return f"{store.label}: {target.bucket}/{key}"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError):
+        return None  # check_manifest names the file
 
 
 async def _push_files(
@@ -282,9 +351,6 @@ async def _pull_files(
     missing = [f for f, sha in files.items() if heads[sha] is None]
     if missing:
         raise BadInput(f"{store.label}: {what} is incomplete: {missing[0]} is missing")
-    for relative in files:
-        if not (into / relative).resolve().is_relative_to(into.resolve()):
-            raise BadInput(f"{store.label}: {what} names a file outside it: {relative!r}")
     progress = ProgressReporter(emit, STAGE, sum(h["size"] for h in heads.values() if h), "bytes")
     gate = asyncio.Semaphore(PARALLEL)
 

@@ -10,6 +10,7 @@ from types import TracebackType
 
 from backends.errors import BadInput
 from backends.storage import Progress
+from backends.workspace import fsync_dir
 
 CHUNK = 1 << 20
 
@@ -41,7 +42,12 @@ class VerifiedFile:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._handle.close()
+        try:
+            if kind is None:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())  # durable before its name says it is complete
+        finally:
+            self._handle.close()
         if kind is not None:
             self.tmp.unlink(missing_ok=True)
             return
@@ -53,3 +59,4 @@ class VerifiedFile:
                 f"{self.sha256[:12]}…: the object is damaged; nothing was kept"
             )
         os.replace(self.tmp, self.dest)
+        fsync_dir(self.dest.parent)

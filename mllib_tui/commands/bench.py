@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from backends.catalog import ArtifactRecord
 from backends.config import BenchStep, Gates, Pipeline
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
@@ -21,6 +20,7 @@ from mllib_tui.options import (
     JunitOption,
     ThreadsOption,
     WorkspaceOption,
+    bounds,
 )
 
 DEFAULTS = BenchStep()
@@ -43,16 +43,20 @@ def bench(
     ] = None,
     threads: ThreadsOption = DEFAULTS.threads,
     warmup_runs: Annotated[
-        int, typer.Option(help="Warm-up calls (at least).")
+        int, typer.Option(help="Warm-up calls (at least).", **bounds("bench.warmup_runs"))
     ] = DEFAULTS.warmup_runs,
     warmup_seconds: Annotated[
-        float, typer.Option(help="Warm-up time (at least).")
+        float, typer.Option(help="Warm-up time (at least).", **bounds("bench.warmup_seconds"))
     ] = DEFAULTS.warmup_seconds,
-    runs: Annotated[int, typer.Option(help="Timed calls (at least).")] = DEFAULTS.min_runs,
+    runs: Annotated[
+        int, typer.Option(help="Timed calls (at least).", **bounds("bench.min_runs"))
+    ] = DEFAULTS.min_runs,
     seconds: Annotated[
-        float, typer.Option(help="Timed duration (at least).")
+        float, typer.Option(help="Timed duration (at least).", **bounds("bench.min_seconds"))
     ] = DEFAULTS.min_seconds,
-    batch_size: Annotated[int, typer.Option(help="Images per timed call.")] = DEFAULTS.batch_size,
+    batch_size: Annotated[
+        int, typer.Option(help="Images per timed call.", **bounds("bench.batch_size"))
+    ] = DEFAULTS.batch_size,
     disable_default_delegates: Annotated[
         bool, typer.Option(help="LiteRT: turn off XNNPACK (recorded with the figures).")
     ] = False,
@@ -60,10 +64,16 @@ def bench(
         str, typer.Option(help="Precision label for a model file (an artifact knows its own).")
     ] = "fp32",
     min_miou: Annotated[
-        float | None, typer.Option(help="Gate (segmentation): exit 1 below this mIoU.")
+        float | None,
+        typer.Option(
+            help="Gate (segmentation): exit 1 below this mIoU.", **bounds("gates.min_miou")
+        ),
     ] = None,
     min_accuracy: Annotated[
-        float | None, typer.Option(help="Gate (classification): exit 1 below this top-1.")
+        float | None,
+        typer.Option(
+            help="Gate (classification): exit 1 below this top-1.", **bounds("gates.min_accuracy")
+        ),
     ] = None,
     board: Annotated[
         list[str] | None,
@@ -86,21 +96,24 @@ def bench(
     from backends.benchmarking import bench_artifact
     from backends.errors import BadInput
     from backends.formats import FORMATS
+    from backends.model_files import import_model_file
     from backends.pipeline import finish, new_run_id
 
     stdout = Console(highlight=False)
     with diagnosed():
         ws = Workspace.open(workspace)
-        record = (
-            ws.catalog.artifact(int(artifact))
-            if artifact.isdigit()
-            else import_model_file(ws, Path(artifact), precision)
-        )
+        chosen = ws.catalog.dataset(dataset) if dataset is not None else None
+        if artifact.isdigit():
+            record = ws.catalog.artifact(int(artifact))
+        elif chosen is None:
+            raise BadInput(f"{artifact}: a model file needs --dataset NAME to be measured on")
+        else:
+            record = import_model_file(ws, Path(artifact), precision, chosen)
         fmt = FORMATS["keras" if record.kind == "model" else record.kind]
         if not fmt.runtimes:
             raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
-        if dataset is not None:
-            data = ws.catalog.dataset(dataset)
+        if chosen is not None:
+            data = chosen
         elif record.dataset_id is not None:
             data = ws.catalog.dataset_by_id(record.dataset_id)
         else:
@@ -156,20 +169,3 @@ def bench(
         if not as_json:
             print_results(stdout, result.report_dir)
         result.raise_for_outcome()
-
-
-def import_model_file(ws: Workspace, path: Path, precision: str) -> ArtifactRecord:
-    """Register a model file by its suffix (the formats table says which kind it is)."""
-    from backends.errors import BadInput
-    from backends.formats import FORMATS, check_precision
-
-    kinds: dict[str, str] = {}
-    for f in FORMATS.values():  # the first format with a suffix owns it (tflite, not edgetpu)
-        if f.runtimes:
-            kinds.setdefault(Path(f.file_name).suffix, "model" if f.name == "keras" else f.name)
-
-    kind = kinds.get(path.suffix)
-    if kind is None:
-        raise BadInput(f"{path}: unknown model file type; use one of {', '.join(sorted(kinds))}")
-    fmt = FORMATS["keras" if kind == "model" else kind]
-    return ws.import_file(path, kind, {"precision": check_precision(fmt, precision).value})

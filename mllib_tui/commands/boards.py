@@ -12,8 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backends.boards.inventory import LOCAL, NAME, load_inventory
+from backends.boards.inventory import LOCAL, load_inventory, write_devices
 from backends.errors import BadInput
+from backends.names import is_name
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.options import ConcurrencyOption, DevicesOption, JsonOption, WorkspaceOption
@@ -225,15 +226,13 @@ def import_ssh_config(
         new = {
             n: v
             for n, v in found.items()
-            if n not in inventory.boards and NAME.match(n) and n != LOCAL
+            if n not in inventory.boards and is_name(n) and n != LOCAL
         }
         if not new:
             raise BadInput(
                 f"{config}: no new hosts to import (found: {', '.join(found) or 'none'})"
             )
-        with open(target, "a") as handle:
-            handle.write(to_toml(new))
-        load_inventory(target, ws.root)  # what we wrote must read back
+        write_devices(target, to_toml(new), ws.root)
         stdout.print(f"added {', '.join(new)} to {target}")
 
 

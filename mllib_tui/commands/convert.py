@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from backends.config import ConvertStep
-from backends.errors import GateFailed
+from backends.errors import BadInput, GateFailed
 from backends.tasks import LABELS
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
-from mllib_tui.options import JsonOption, WorkspaceOption, artifact_id
+from mllib_tui.options import JsonOption, WorkspaceOption, artifact_id, bounds
 
 DEFAULTS = ConvertStep()
 
 
 def convert(
     model: Annotated[
-        str, typer.Argument(help="Artifact id of a Keras model (`mllib-tui artifacts`).")
+        str,
+        typer.Argument(
+            help="Artifact id of a Keras model (`mllib-tui artifacts`), or a .keras file "
+            "(with --dataset), which is checked and copied into the workspace first."
+        ),
     ],
     to: Annotated[
         str,
@@ -34,16 +39,30 @@ def convert(
     precision: Annotated[
         str, typer.Option(help="fp32, fp16 or int8 (what the format supports).")
     ] = "fp32",
-    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = DEFAULTS.opset,
+    opset: Annotated[
+        int, typer.Option(help="ONNX opset.", **bounds("convert.opset"))
+    ] = DEFAULTS.opset,
     int8_io: Annotated[
         str, typer.Option(help="int8 TFLite input/output type: int8, uint8 or float.")
     ] = DEFAULTS.int8_io,
     representative_images: Annotated[
-        int, typer.Option(help="int8 calibration images, drawn stratified by class.")
+        int,
+        typer.Option(
+            help="int8 calibration images, drawn stratified by class.",
+            **bounds("convert.representative_images"),
+        ),
     ] = DEFAULTS.representative_images,
     fidelity_images: Annotated[
-        int, typer.Option(help="Validation images compared against the Keras model.")
+        int,
+        typer.Option(
+            help="Validation images compared against the Keras model.",
+            **bounds("convert.fidelity_images"),
+        ),
     ] = DEFAULTS.fidelity_images,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Dataset NAME[@VERSION] a .keras file is checked against."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Convert again even if done before.")] = False,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -60,8 +79,6 @@ def convert(
     stdout = Console(highlight=False)
     with diagnosed():
         if int8_io not in ("int8", "uint8", "float"):
-            from backends.errors import BadInput
-
             raise BadInput(f"--int8-io {int8_io!r} must be int8, uint8 or float")
         step = ConvertStep(
             targets=(f"{to}:{precision}",),
@@ -72,7 +89,14 @@ def convert(
         )
         fmt, prec = parse_target(f"{to}:{precision}")
         ws = Workspace.open(workspace)
-        source = ws.catalog.artifact(artifact_id(model))
+        if model.isdigit():
+            source = ws.catalog.artifact(artifact_id(model))
+        elif dataset is None:
+            raise BadInput(f"{model}: a model file needs --dataset NAME to check fidelity on")
+        else:
+            from backends.model_files import import_model_file
+
+            source = import_model_file(ws, Path(model), "fp32", ws.catalog.dataset(dataset))
         with JsonLines() if as_json else RichProgress() as render:
             result = run_convert(ws, source, fmt, prec, step, render, force=force)
         f = result.fidelity

@@ -16,7 +16,7 @@ from backends.events import Emit
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
-from mllib_tui.options import JsonOption, WorkspaceOption, parse_size
+from mllib_tui.options import JsonOption, WorkspaceOption, bounds, parse_size
 
 app = typer.Typer(
     help="Create, import and inspect datasets (versions are content hashes).", no_args_is_help=True
@@ -43,10 +43,17 @@ SizeOption = Annotated[
 def synth(
     workspace: WorkspaceOption = None,
     name: Annotated[str, typer.Option(help="Dataset name.")] = "demo",
-    images: Annotated[int, typer.Option(help="Images to generate (train + val).")] = 320,
+    images: Annotated[
+        int, typer.Option(help="Images to generate (train + val).", **bounds("dataset.images"))
+    ] = 320,
     size: SizeOption = "128x128",
-    seed: Annotated[int, typer.Option(help="Generator seed: same seed, same dataset.")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Share of images kept for validation.")] = 0.2,
+    seed: Annotated[
+        int, typer.Option(help="Generator seed: same seed, same dataset.", **bounds("dataset.seed"))
+    ] = 0,
+    val_fraction: Annotated[
+        float,
+        typer.Option(help="Share of images kept for validation.", **bounds("dataset.val_fraction")),
+    ] = 0.2,
 ) -> None:
     """Generate the synthetic COCO-format dataset (people, vehicles, animals, chairs) and import
     it with the 4-class map (void, person, vehicle, animal)."""
@@ -115,10 +122,17 @@ def import_fashion_mnist(
         ),
     ] = None,
     train_images: Annotated[
-        int | None, typer.Option(min=1, help="Keep the first N training images (a subset).")
+        int | None,
+        typer.Option(
+            help="Keep the first N training images (a subset).",
+            **bounds("dataset.train_images"),
+        ),
     ] = None,
     val_images: Annotated[
-        int | None, typer.Option(min=1, help="Keep the first N test images (a subset).")
+        int | None,
+        typer.Option(
+            help="Keep the first N test images (a subset).", **bounds("dataset.val_images")
+        ),
     ] = None,
     size: SizeOption = "28x28",
     workspace: WorkspaceOption = None,
@@ -153,9 +167,15 @@ def import_folder(
     size: SizeOption = "96x96",
     channels: Annotated[int, typer.Option(min=1, max=3, help="1 (grey) or 3 (RGB).")] = 3,
     val_fraction: Annotated[
-        float, typer.Option(help="Share of each class kept for val (without train/ and val/).")
+        float,
+        typer.Option(
+            help="Share of each class kept for val (without train/ and val/).",
+            **bounds("dataset.val_fraction"),
+        ),
     ] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the train/val draw.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the train/val draw.", **bounds("dataset.seed"))
+    ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import a folder of class folders for classification: the folder names are the classes

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from backends.boards.inventory import NAME, load_inventory
+from backends.boards.inventory import load_inventory
+from backends.names import check_name
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.headless.output import JsonLines, RichProgress
@@ -23,6 +24,9 @@ from mllib_tui.options import (
     WorkspaceOption,
     artifact_id,
 )
+
+if TYPE_CHECKING:
+    from backends.boards.session import Signer
 
 PRESIGNED_SECONDS = 900  # long enough for a slow board link, short enough to be worthless later
 
@@ -60,24 +64,24 @@ def deploy(
     `previous`). Unchanged models are skipped; an interrupted deploy leaves the old model working.
     """
     from backends.boards import fleet
-    from backends.errors import BadInput
 
     stdout = Console(highlight=False)
     with diagnosed():
         ws = Workspace.open(workspace)
         inventory = load_inventory(devices, ws.root)
         record = ws.catalog.artifact(artifact_id(artifact))
-        if slot is not None and not NAME.match(slot):
-            raise BadInput(f"--slot {slot!r}: use letters, digits, '.', '_' and '-' only")
+        if slot is not None:
+            check_name(slot, "--slot")
         chosen = inventory.select(boards or [], tag)
         with JsonLines() if as_json else RichProgress() as render:
-            url = (
-                presigned(ws, record, creds, storage, render)
-                if via_storage and not rollback
-                else None
-            )
-            results = asyncio.run(
-                fleet.deploy(
+
+            async def deploy_all() -> dict[str, Any]:
+                sign = (
+                    await presigner(ws, record, creds, storage, render)
+                    if via_storage and not rollback
+                    else None
+                )
+                return await fleet.deploy(
                     ws,
                     inventory,
                     record,
@@ -86,9 +90,10 @@ def deploy(
                     slot=slot,
                     rollback=rollback,
                     limit=concurrency,
-                    url=url,
+                    sign=sign,
                 )
-            )
+
+            results = asyncio.run(deploy_all())
     for name, outcome in results.items():
         if isinstance(outcome, BaseException) or as_json:
             continue
@@ -106,8 +111,10 @@ def deploy(
     exit_for_boards(results)
 
 
-def presigned(ws: Workspace, record: Any, creds: Path | None, entry: str | None, emit: Any) -> str:
-    """A presigned URL of the artifact in the creds.json entry's model set."""
+async def presigner(
+    ws: Workspace, record: Any, creds: Path | None, entry: str | None, emit: Any
+) -> Signer:
+    """What signs a URL of the artifact in the creds.json entry's model set, per board."""
     from backends.errors import BadInput
     from backends.storage import sync
     from mllib_tui.commands.storage import open_store, target_of
@@ -116,4 +123,4 @@ def presigned(ws: Workspace, record: Any, creds: Path | None, entry: str | None,
         raise BadInput("--via-storage needs --creds (an S3 store the boards can reach)")
     store, targets = open_store(creds, entry, Path("."), None, None, None)
     target = target_of(targets, "model")
-    return asyncio.run(sync.presigned_url(ws, store, target, record, emit, PRESIGNED_SECONDS))
+    return await sync.presigner(ws, store, target, record, emit, PRESIGNED_SECONDS)

@@ -19,6 +19,7 @@ from mllib_tui.options import (
     JsonOption,
     WorkspaceOption,
     artifact_id,
+    bounds,
 )
 
 DEFAULTS = EngineStep()
@@ -38,13 +39,21 @@ def build(
         str, typer.Option(help="fp32, fp16 or int8 (int8 calibrates on the training split).")
     ] = "fp16",
     workspace_mb: Annotated[
-        int, typer.Option(min=16, help="Builder workspace in MB; lower it on 4-8 GB Jetsons.")
+        int,
+        typer.Option(
+            help="Builder workspace in MB; lower it on 4-8 GB Jetsons.",
+            **bounds("engines.workspace_mb"),
+        ),
     ] = DEFAULTS.workspace_mb,
     max_batch: Annotated[
-        int, typer.Option(min=1, help="Largest batch the engine accepts.")
+        int, typer.Option(help="Largest batch the engine accepts.", **bounds("engines.max_batch"))
     ] = DEFAULTS.max_batch,
     calibration_images: Annotated[
-        int, typer.Option(min=1, help="int8: images drawn stratified from the training split.")
+        int,
+        typer.Option(
+            help="int8: images drawn stratified from the training split.",
+            **bounds("engines.calibration_images"),
+        ),
     ] = DEFAULTS.calibration_images,
     concurrency: ConcurrencyOption = 4,
     devices: DevicesOption = None,

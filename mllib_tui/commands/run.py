@@ -14,7 +14,7 @@ from backends.pipeline import run as run_pipeline
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
-from mllib_tui.options import JsonOption, JunitOption, WorkspaceOption
+from mllib_tui.options import JsonOption, JunitOption, WorkspaceOption, bounds
 
 
 def run(
@@ -47,21 +47,31 @@ def run(
     ] = False,
     min_miou: Annotated[
         float | None,
-        typer.Option(help="Gate (segmentation): exit 1 when a row's mIoU is below this."),
+        typer.Option(
+            help="Gate (segmentation): exit 1 when a row's mIoU is below this.",
+            **bounds("gates.min_miou"),
+        ),
     ] = None,
     min_pixel_accuracy: Annotated[
         float | None,
-        typer.Option(help="Gate (segmentation): exit 1 when a row's pixel accuracy is below this."),
+        typer.Option(
+            help="Gate (segmentation): exit 1 when a row's pixel accuracy is below this.",
+            **bounds("gates.min_pixel_accuracy"),
+        ),
     ] = None,
     min_accuracy: Annotated[
         float | None,
-        typer.Option(help="Gate (classification): exit 1 when a row's top-1 is below this."),
+        typer.Option(
+            help="Gate (classification): exit 1 when a row's top-1 is below this.",
+            **bounds("gates.min_accuracy"),
+        ),
     ] = None,
     max_drop: Annotated[
         float | None,
         typer.Option(
             help="Gate: exit 1 when a row's mIoU (top-1 for classification) is this much below "
-            "TensorFlow fp32."
+            "TensorFlow fp32.",
+            **bounds("gates.max_drop"),
         ),
     ] = None,
     junit: JunitOption = None,

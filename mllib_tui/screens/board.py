@@ -16,6 +16,7 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.formats import FORMATS, software_label
 from backends.tasks import SEGMENTATION, task_of
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
+from mllib_tui.widgets.text import plain
 
 
 def row_key(artifact_id: int, runtime: str) -> str:
@@ -91,9 +92,12 @@ class BoardScreen(Screen[None]):
             runtimes = ", ".join(f"{m} {v}" for m, v in facts.get("modules", {}).items())
             accelerators = ", ".join(f"{k}: {v}" for k, v in facts.get("accelerators", {}).items())
             self.query_one("#manifest", Static).update(
-                f"{facts.get('arch')}  {facts.get('cpu')} ({facts.get('cores')} cores)\n"
-                f"{facts.get('os')}\nPython {facts.get('python')}\n{runtimes or 'no runtimes'}\n"
-                f"{accelerators or 'no accelerators'}  memory {facts.get('memory_mb')} MB"
+                plain(
+                    f"{facts.get('arch')}  {facts.get('cpu')} ({facts.get('cores')} cores)\n"
+                    f"{facts.get('os')}\nPython {facts.get('python')}\n"
+                    f"{runtimes or 'no runtimes'}\n"
+                    f"{accelerators or 'no accelerators'}  memory {facts.get('memory_mb')} MB"
+                )
             )
 
     def plan(self, artifacts: list[ArtifactRecord]) -> None:
@@ -104,7 +108,7 @@ class BoardScreen(Screen[None]):
             for runtime in FORMATS[artifact.kind].runtimes:
                 key = row_key(artifact.id, runtime)
                 cells = (
-                    software_label(runtime, artifact.meta.get("precision", "fp32")),
+                    plain(software_label(runtime, artifact.meta.get("precision", "fp32"))),
                     *["-"] * (len(self.columns) - 2),
                     "queued",
                 )
@@ -129,20 +133,24 @@ class BoardScreen(Screen[None]):
         elif isinstance(event, ev.Result) and event.data.get("board") == self.board:
             self.show_row(dict(event.data))
         elif isinstance(event, ev.Error | ev.Log):
-            log.write(f"{event.stage}: {event.message}")
+            log.write(Text(f"{event.stage}: {event.message}"))
 
     def show_row(self, row: dict[str, Any]) -> None:
         key = row_key(row["artifact"], row["runtime"])
         table = self.query_one("#bench", DataTable)
         latency = row.get("latency") or {}
-        cells = (
-            row["software"],
-            str(row.get("images", "-")),
-            *(_f(row.get(key)) for key, _ in self.measure.metrics),
-            _f(latency.get("p50_ms"), 2),
-            _f(latency.get("p90_ms"), 2),
-            _f(latency.get("p99_ms"), 2),
-            row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error')}",
+        status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error')}"
+        cells = tuple(
+            plain(cell)
+            for cell in (
+                row["software"],
+                str(row.get("images", "-")),
+                *(_f(row.get(key)) for key, _ in self.measure.metrics),
+                _f(latency.get("p50_ms"), 2),
+                _f(latency.get("p90_ms"), 2),
+                _f(latency.get("p99_ms"), 2),
+                status,
+            )
         )
         if key not in {k.value for k in table.rows}:
             table.add_row(*cells, key=key)
@@ -151,8 +159,10 @@ class BoardScreen(Screen[None]):
                 table.update_cell(key, column, value, update_width=True)
         self.rows[key] = row
         self.query_one(RichLog).write(
-            f"{row['software']}: {cells[-1]}, {self.measure.primary_label} "
-            f"{_f(row.get(self.measure.primary))}"
+            Text(
+                f"{row['software']}: {status}, {self.measure.primary_label} "
+                f"{_f(row.get(self.measure.primary))}"
+            )
         )
         self._heatmap(key)
 

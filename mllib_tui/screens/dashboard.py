@@ -8,6 +8,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from mllib_tui.widgets.panes import BoardsPane, ConversionsPane, DatasetsPane, TrainingPane
+from mllib_tui.widgets.text import plain
 
 
 class Dashboard(Screen[None]):
@@ -41,5 +42,6 @@ class Dashboard(Screen[None]):
             f"Terminal {width}x{height} is small: panes are stacked; 80x24 or more shows the grid"
         )
 
-    def status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+    def status(self, text: str, style: str = "") -> None:
+        """One line of plain text (never parsed as markup: it holds engine messages)."""
+        self.query_one("#status", Static).update(plain(text, style))

@@ -12,6 +12,7 @@ from backends.boards.inventory import Board
 from backends.catalog import DatasetRecord
 from backends.tasks import HEADLINES, Task
 from mllib_tui.state import Snapshot
+from mllib_tui.widgets.text import plain
 
 
 def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
@@ -20,7 +21,8 @@ def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
     for key in existing - rows.keys():
         table.remove_row(key)
     columns = list(table.columns)
-    for key, cells in rows.items():
+    for key, values in rows.items():
+        cells = tuple(plain(value) for value in values)
         if key in existing:
             for column, value in zip(columns, cells, strict=True):
                 if table.get_cell(key, column) != value:
@@ -97,7 +99,7 @@ class TrainingPane(Pane):
             self.query_one("#val-label", Label).update(f"val {task.primary_label}")
 
     def start(self, title: str) -> None:
-        self.query_one("#train-status", Label).update(title)
+        self.query_one("#train-status", Label).update(plain(title))
         self.query_one("#loss", Sparkline).data = []
         self.query_one("#val", Sparkline).data = []
         self.query_one(ProgressBar).update(total=None, progress=0)
@@ -105,7 +107,7 @@ class TrainingPane(Pane):
     def progress(self, done: float, total: float | None, message: str) -> None:
         self.query_one(ProgressBar).update(total=total, progress=done)
         if message:
-            self.query_one("#train-status", Label).update(message)
+            self.query_one("#train-status", Label).update(plain(message))
 
     def metric(self, name: str, value: float, epoch: int) -> None:
         task = HEADLINES.get(name)
@@ -118,7 +120,7 @@ class TrainingPane(Pane):
         self.query_one(f"#{target}-label", Label).update(f"{label} {value:.4f} (epoch {epoch})")
 
     def finish(self, text: str) -> None:
-        self.query_one("#train-status", Label).update(text)
+        self.query_one("#train-status", Label).update(plain(text))
 
 
 class ConversionsPane(Pane):
