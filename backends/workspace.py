@@ -142,6 +142,10 @@ class Workspace:
         content is checked by ``backends.model_files``, which calls this."""
         if not path.is_file():
             raise BadInput(f"{path}: no such model file")
+        digest, _ = hash_path(path)
+        for known in self.catalog.artifacts(kind):
+            if known.sha256 == digest:
+                return known  # these bytes are an artifact already: keep its lineage and meta
         return self.write_artifact(
             kind=kind,
             name=path.name,

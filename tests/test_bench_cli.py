@@ -1,6 +1,7 @@
 """``mllib-tui bench``, ``results`` and ``artifacts`` on the trained tiny workspace."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -71,6 +72,56 @@ def test_damaged_and_wrong_model_files_are_exit_2(trained_ws: Path, tmp_path: Pa
         assert "cannot be loaded by LiteRT" in line and "Traceback" not in out.stderr
     out = cli("bench", str(tmp_path / "model.pt"), "--dataset", "tiny", "-w", str(trained_ws))
     assert out.returncode == 2 and "unknown model file type" in out.stderr
+
+
+@pytest.mark.parametrize("kind", ["onnx", "tflite", "model"])
+def test_garbage_empty_and_truncated_files_never_reach_the_catalog(
+    trained_ws: Path, tmp_path: Path, kind: str
+) -> None:
+    """bench FILE and convert FILE check the file is a whole model of its suffix first."""
+    good = Workspace.open(trained_ws).path(_artifact(trained_ws, kind).path)
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_ws, copy)
+    before = len(Workspace.open(copy).catalog.artifacts())
+    suffix = good.suffix
+    label = {"model": "keras", "onnx": "onnx", "tflite": "tflite"}[kind]
+    files = {
+        "empty": b"",
+        "garbage": os.urandom(4096),
+        "truncated": good.read_bytes()[: good.stat().st_size // 2],
+        "text": b"this is not a model\n",
+    }
+    for damage, data in files.items():
+        path = tmp_path / f"{damage}{suffix}"
+        path.write_bytes(data)
+        commands = [["bench", str(path), "--dataset", "tiny", *FAST]]
+        if kind == "model":
+            commands.append(["convert", str(path), "--to", "onnx", "--dataset", "tiny"])
+        for command in commands:
+            out = cli(*command, "-w", str(copy))
+            assert out.returncode == 2, (damage, out.stdout, out.stderr)
+            assert "Traceback" not in out.stderr
+            (line,) = out.stderr.strip().splitlines()
+            assert str(path) in line and f"not a {label} model" in line, line
+    assert len(Workspace.open(copy).catalog.artifacts()) == before
+
+
+def test_a_keras_file_converts_with_its_fidelity_checked(trained_ws: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_ws, copy)
+    import keras
+
+    model = tmp_path / "colleague.keras"  # the same network, saved again: other bytes
+    keras.models.load_model(Workspace.open(copy).path(_artifact(copy, "model").path)).save(model)
+    out = cli("convert", str(model), "--to", "tflite", "--precision", "fp16", "--dataset",
+              "tiny", "--fidelity-images", "4", "--json", "-w", str(copy))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["fidelity"]["passed"] and result["fidelity"]["images"] == 4
+    catalog = Workspace.open(copy).catalog
+    assert catalog.artifact(result["artifact"]).kind == "tflite"
+    (imported,) = [a for a in catalog.artifacts("model") if "imported_from" in a.meta]
+    assert imported.meta["imported_from"] == str(model) and imported.dataset_id is not None
 
 
 def test_tampered_artifact_is_refused_by_hash(trained_ws: Path, tmp_path: Path) -> None:

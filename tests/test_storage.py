@@ -206,6 +206,47 @@ def test_tls_with_an_untrusted_certificate_is_refused_unless_configured(
     assert load_creds(spaced, "seaweed").verify is False
 
 
+# shared/original/README.md's creds.json, character for character (its "<>" values unfilled)
+ORIGINAL_CREDS = Path(__file__).parent / "data" / "original" / "creds.json"
+
+
+def test_the_original_creds_json_as_its_readme_prints_it(
+    s3: S3Server, trained_ws: Path, tmp_path: Path
+) -> None:
+    """Its "type": "trainer" and "cert_path": null are accepted; it asks for HTTPS without a
+    certificate check (cert_verify: false), which works and is warned about on every run."""
+    creds = tmp_path / "creds.json"
+    creds.write_text(
+        ORIGINAL_CREDS.read_text()
+        .replace("<s3 url>", f"127.0.0.1:{s3.https_port}")
+        .replace("<s3 access key>", ACCESS_KEY)
+        .replace("<s3 secret key>", SECRET_KEY)
+    )
+    creds.chmod(0o600)
+    entry = load_creds(creds, None)
+    assert entry.url == f"https://127.0.0.1:{s3.https_port}" and entry.verify is False
+    opts = ["--creds", str(creds)]
+    pushed = cli("storage", "push", "dataset", "tiny", "-w", str(trained_ws), *opts,
+                 "--create-bucket")  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    assert "TLS certificates are NOT verified" in pushed.stderr
+    fresh = tmp_path / "fresh"
+    listed = cli("storage", "ls", "--json", "-w", str(fresh), *opts)
+    assert listed.returncode == 0, listed.stderr
+    version = Workspace.open(trained_ws).catalog.dataset("tiny").version
+    assert {"name": "tiny", "version": version, "local": False} in json.loads(listed.stdout)[
+        "datasets"
+    ]
+    pulled = cli("storage", "pull", "dataset", "tiny", "-w", str(fresh), *opts)
+    assert pulled.returncode == 0, pulled.stderr
+    assert Workspace.open(fresh).catalog.dataset("tiny").version == version
+    checked = cli("storage", "check", *opts)
+    assert checked.returncode == 0, checked.stderr
+    store, targets, _ = configure(creds=creds, entry=None, local=Path("."))
+    keys = asyncio.run(store.keys(targets["dataset"], "data"))
+    assert f"data/datasets/tiny/{version}.json" in keys  # the original's prefix
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

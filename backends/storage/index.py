@@ -90,7 +90,7 @@ class ArtifactIndex:
             kind=_choice(fields.get("kind"), ARTIFACT_KINDS, f"{where}: field 'kind'"),
             name=check_name(fields.get("name"), f"{where}: field 'name'"),
             directory=directory,
-            meta=check_meta(fields.get("meta", {}), f"{where}: field 'meta'"),
+            meta=check_meta(fields.get("meta", {}), where),
             files=_files(fields.get("files"), where),
         )
         if index.sha256 != sha256:
@@ -103,26 +103,30 @@ class ArtifactIndex:
         return index
 
 
-def check_meta(meta: Any, where: str) -> dict[str, Any]:
+def check_meta(meta: Any, where: str, field: str = "meta") -> dict[str, Any]:
     """Artifact metadata: JSON values, and the fields the engine reads have their types (the
     precision becomes a board slot, the input size a shape, the fidelity a table row)."""
+
+    def at(name: str) -> str:
+        return f"{where}: field '{field}.{name}'" if name else f"{where}: field '{field}'"
+
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
-        raise BadInput(f"{where} must be an object")
-    _json_value(meta, where)
+        raise BadInput(f"{at('')} must be an object")
+    _json_value(meta, at(""))
     if "precision" in meta:
-        _choice(meta["precision"], PRECISIONS, f"{where}.precision")
+        _choice(meta["precision"], PRECISIONS, at("precision"))
     if "input_size" in meta:
         size = meta["input_size"]
         if not isinstance(size, list) or len(size) != 2:
-            raise BadInput(f"{where}.input_size must be [height, width]")
+            raise BadInput(f"{at('input_size')} must be [height, width]")
         for i, n in enumerate(size):
-            check_count(n, f"{where}.input_size[{i}]", 1, 1 << 16)
+            check_count(n, at(f"input_size[{i}]"), 1, 1 << 16)
     if "task" in meta:
-        _choice(meta["task"], TASKS, f"{where}.task")
+        _choice(meta["task"], TASKS, at("task"))
     if "fidelity" in meta:
-        _fidelity(meta["fidelity"], f"{where}.fidelity")
+        _fidelity(meta["fidelity"], at("fidelity"))
     if "fingerprint" in meta and not isinstance(meta["fingerprint"], dict):
-        raise BadInput(f"{where}.fingerprint must be an object")
+        raise BadInput(f"{at('fingerprint')} must be an object")
     return meta
 
 
@@ -147,10 +151,10 @@ def _fidelity(value: Any, where: str) -> None:
         field = value.get(key)
         wrong_bool = isinstance(field, bool) and kind is not bool
         if not isinstance(field, kind) or wrong_bool:
-            raise BadInput(f"{where}.{key} is missing or has the wrong type")
+            raise BadInput(f"{where} lacks '{key}' or it has the wrong type")
     for cls, change in value["delta_per_class"].items():
         if change is not None and (not isinstance(change, int | float) or isinstance(change, bool)):
-            raise BadInput(f"{where}.delta_per_class.{cls} must be a number or null")
+            raise BadInput(f"{where} has a per-class change for {cls!r} that is not a number")
 
 
 def _object(data: Any, where: str) -> dict[str, Any]:

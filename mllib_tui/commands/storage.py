@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from backends.errors import BadInput
@@ -196,6 +197,10 @@ def list_store(
     for d in found.get("datasets", []):
         table.add_row("dataset", d["name"], d["version"], "yes" if d["local"] else "-")
     for a in found.get("artifacts", []):
+        if "problem" in a:  # an index that does not read as one: listed, never used
+            table.add_row("[red]bad index[/]", "-", escape(a["key"]), "-")
+            print(f"warning: {a['problem']}", file=sys.stderr)
+            continue
         table.add_row(
             a["kind"], a["precision"], (a["sha256"] or "")[:16], "yes" if a["local"] else "-"
         )
