@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Iterator
 
-
 _lock = threading.Lock()
 _silencers = 0  # blocks inside native_stderr_silenced, across threads
 _saved: int | None = None  # the real fd 2 while any block is open
