@@ -159,6 +159,32 @@ def test_an_interrupted_multipart_upload_leaves_no_object(creds: Path, tmp_path:
     assert asyncio.run(store.head(target, key)) == {"sha256": sha, "size": 40 << 20}
 
 
+def test_a_second_push_never_aborts_a_live_upload_of_the_same_blob(
+    creds: Path, tmp_path: Path
+) -> None:
+    """Two workstations push the same large blob at once: the second must not abort the
+    first's multipart upload (it used to, and the first push failed with NoSuchUpload)."""
+    store, targets = _store(creds, create_buckets=True)
+    target = targets["dataset"]
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(48 << 20))  # three parts
+    sha = hash_path(big)[0]
+    key = target.key("blobs", sha)
+    sent = [0]
+
+    async def both() -> list[bool]:
+        first = asyncio.ensure_future(
+            store.put(target, key, big, sha, lambda n: sent.__setitem__(0, sent[0] + n))
+        )
+        while sent[0] < 16 << 20 and not first.done():
+            await asyncio.sleep(0.005)  # the first has a part up and more on the way
+        second = asyncio.ensure_future(store.put(target, key, big, sha))
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(both()) == [True, True]
+    assert asyncio.run(store.head(target, key)) == {"sha256": sha, "size": 48 << 20}
+
+
 def test_a_corrupted_download_is_detected_and_not_kept(
     creds: Path, trained_ws: Path, tmp_path: Path
 ) -> None:
