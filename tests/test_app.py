@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline
 
@@ -217,3 +218,64 @@ async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
         assert app.no_color
+
+
+async def test_engine_and_board_messages_are_shown_as_text_not_markup(tmp_path: Path) -> None:
+    """A message holding '[/]' used to raise MarkupError (the app died); '[red]' restyled it."""
+    hostile = "[/] board said [red]boom[/red] [link=http://x]click[/link] [/bold]"
+    app, seen = MllibApp(tmp_path / "ws"), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await pilot.pause(0.3)
+        app.post_message(
+            EngineEvent(
+                ev.Error(stage="local/bench", message=hostile, error_type="StageFailed"), "x"
+            )
+        )
+        await pilot.pause(0.2)
+        assert hostile in str(app.dashboard.query_one("#status").render())
+        app.post_message(JobEnded("bench:local", hostile))
+        await pilot.pause(0.2)
+        assert hostile in str(app.dashboard.query_one("#status").render())
+        app.push_screen(BoardScreen("local", None, {"arch": hostile, "modules": {}}))
+        await pilot.pause(0.2)
+        row = {"artifact": 1, "runtime": "litert", "software": hostile, "status": "failed",
+               "error": hostile, "board": "local"}  # fmt: skip
+        app.post_message(EngineEvent(ev.Result(stage="bench", name="r", data=row), "bench:local"))
+        await pilot.pause(0.2)
+        (shown,) = rows(app.screen.query_one("#bench", DataTable))
+        rendered = [Text.from_markup(shown[i]).plain for i in (0, -1)]  # as the table draws it
+        assert rendered == [hostile, f"failed: {hostile}"]
+        assert hostile in str(app.screen.query_one("#manifest").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, Dashboard)
+
+
+@pytest.mark.slow
+async def test_conversions_queue_and_run_one_at_a_time(app_ws: Path) -> None:
+    from textual.widgets import Select
+    from textual.worker import WorkerState
+
+    app, seen = MllibApp(app_ws), Recorder()
+    async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: bool(app.snapshot.models))
+        model = app.snapshot.models[0].id
+        for target in ("tflite:fp16", "onnx:fp32"):
+            await pilot.press("c")
+            app.screen.query_one(Select).value = target
+            await pilot.click("#queue")
+        first, second = f"convert:{model}:tflite:fp16", f"convert:{model}:onnx:fp32"
+        assert app.converting == first and [job for job, _ in app.conversions] == [second]
+        assert app.queued[second][4] == "queued" and app.queued[first][4] == "running"
+        most = 0
+        for _ in range(3000):
+            running = [w for w in app.workers if w.group == "convert"]
+            most = max(most, sum(w.state is WorkerState.RUNNING for w in running))
+            if seen.ended(second) is not None:
+                break
+            await pilot.pause(0.1)
+        assert most == 1
+        assert seen.ended(first).error is None and seen.ended(second).error is None
+        ended = [
+            m.job for m in seen.messages if isinstance(m, JobEnded) and m.job in (first, second)
+        ]
+        assert ended == [first, second]

@@ -16,7 +16,7 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.formats import FORMATS, software_label
 from backends.tasks import SEGMENTATION, task_of
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
-from mllib_tui.widgets.text import plain
+from mllib_tui.widgets.text import cell, plain
 
 
 def row_key(artifact_id: int, runtime: str) -> str:
@@ -108,7 +108,7 @@ class BoardScreen(Screen[None]):
             for runtime in FORMATS[artifact.kind].runtimes:
                 key = row_key(artifact.id, runtime)
                 cells = (
-                    plain(software_label(runtime, artifact.meta.get("precision", "fp32"))),
+                    cell(software_label(runtime, artifact.meta.get("precision", "fp32"))),
                     *["-"] * (len(self.columns) - 2),
                     "queued",
                 )
@@ -141,8 +141,8 @@ class BoardScreen(Screen[None]):
         latency = row.get("latency") or {}
         status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error')}"
         cells = tuple(
-            plain(cell)
-            for cell in (
+            cell(value)
+            for value in (
                 row["software"],
                 str(row.get("images", "-")),
                 *(_f(row.get(key)) for key, _ in self.measure.metrics),

@@ -12,7 +12,7 @@ from backends.boards.inventory import Board
 from backends.catalog import DatasetRecord
 from backends.tasks import HEADLINES, Task
 from mllib_tui.state import Snapshot
-from mllib_tui.widgets.text import plain
+from mllib_tui.widgets.text import cell, plain
 
 
 def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
@@ -22,7 +22,7 @@ def _sync(table: DataTable, rows: dict[str, tuple[Any, ...]]) -> None:
         table.remove_row(key)
     columns = list(table.columns)
     for key, values in rows.items():
-        cells = tuple(plain(value) for value in values)
+        cells = tuple(cell(value) for value in values)
         if key in existing:
             for column, value in zip(columns, cells, strict=True):
                 if table.get_cell(key, column) != value:
