@@ -6,9 +6,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from backends import events as ev
 from backends.workspace import Workspace
+
+# Fuzzers run a bounded number of examples in CI, with no example database left behind;
+# HYPOTHESIS_PROFILE=deep runs many more on demand.
+settings.register_profile("ci", max_examples=150, deadline=None, database=None)
+settings.register_profile("deep", max_examples=5000, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "examples" / "tiny.toml"

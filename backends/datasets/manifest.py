@@ -25,7 +25,8 @@ def check_manifest(
     for key, expected in (("name", name), ("version", version)):
         if manifest.get(key) != expected:
             raise BadInput(f"{where}: field '{key}' is {manifest.get(key)!r}, not {expected!r}")
-    if manifest.get("task", "segmentation") not in TASKS:
+    task = manifest.get("task", "segmentation")
+    if not isinstance(task, str) or task not in TASKS:
         raise BadInput(f"{where}: field 'task' {manifest.get('task')!r} is not a known task")
     classes = manifest.get("classes")
     if (
@@ -42,7 +43,8 @@ def check_manifest(
         raise BadInput(f"{where}: field 'image_size' must be [height, width]")
     for i, n in enumerate(size):
         check_count(n, f"{where}: field 'image_size[{i}]'", 1, 1 << 14)
-    if manifest.get("channels", 3) not in (1, 3):
+    channels = manifest.get("channels", 3)
+    if isinstance(channels, bool) or channels not in (1, 3):
         raise BadInput(f"{where}: field 'channels' must be 1 or 3")
     splits = manifest.get("splits")
     if not isinstance(splits, dict) or not {"train", "val"} <= set(splits):

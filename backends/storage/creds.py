@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.errors import BadInput, read_input
+from backends.names import is_name
 
 SETS = ("dataset", "trainingset", "model", "test")
 
@@ -84,16 +85,13 @@ def load_creds(path: Path, name: str | None) -> Endpoint:
     if name is None:
         if len(entries) != 1:
             raise BadInput(
-                f"{source}: {len(entries)} entries ({', '.join(map(str, names))}): "
-                "pick one with --storage NAME"
+                f"{source}: {len(entries)} entries ({_listed(names)}): pick one with --storage NAME"
             )
         entry = entries[0]
     else:
         found = [e for e in entries if isinstance(e, dict) and e.get("name") == name]
         if not found:
-            raise BadInput(
-                f"{source}: no entry named {name!r} (entries: {', '.join(map(str, names))})"
-            )
+            raise BadInput(f"{source}: no entry named {name!r} (entries: {_listed(names)})")
         entry = found[0]
     warnings = []
     mode = Path(path).stat().st_mode
@@ -185,3 +183,8 @@ def _entry(entry: Any, where: str, warnings: tuple[str, ...]) -> Endpoint:
             else (f"storage {name}: TLS certificates are NOT verified (cert_verify: false)",)
         ),
     )
+
+
+def _listed(names: list[Any]) -> str:
+    """Entry names for a message: plain names as they are, anything else quoted (one line)."""
+    return ", ".join(n if is_name(n) else repr(n) for n in names)
