@@ -128,8 +128,9 @@ def finish(
     compare(rows)
     failures = check_gates(pipeline.gates, rows)
     report_dir = ws.root / "reports" / run_id
+    staging = ws.temporary(f"report-{run_id}")  # a killed run never leaves half a report
     write_report(
-        report_dir,
+        staging,
         {
             "run_id": run_id,
             "dataset": f"{dataset.name}@{dataset.version}",
@@ -142,6 +143,7 @@ def finish(
         rows,
         junit=junit,
     )
+    ws.place(staging, report_dir)
     ws.catalog.add_results(run_id, description, rows)
     return RunResult(run_id, report_dir, rows, failures)
 

@@ -167,6 +167,20 @@ class Workspace:
             )
         return path
 
+    def place(self, tmp: Path, final: Path) -> None:
+        """Move a finished directory from ``tmp/`` into place in one rename, durably; one that
+        is there already (a run written again) is moved aside first, then removed."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fsync_dir(tmp)
+        if final.exists():
+            old = self.temporary(f"old-{final.name}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            _remove(old)
+        else:
+            os.replace(tmp, final)
+        fsync_dir(final.parent)
+
     @contextlib.contextmanager
     def job(self, kind: str, key: str, params: dict[str, Any]) -> Iterator[int]:
         """A catalog job around a block: done, failed (with the error) or interrupted."""
