@@ -20,7 +20,7 @@ from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession, Signer
 from backends.boards.transport import BoardLost, open_transport
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep
+from backends.config import BenchStep, out_of_range
 from backends.errors import BadInput, Interrupted
 from backends.formats import FORMATS
 from backends.workspace import Workspace
@@ -36,6 +36,9 @@ async def each_board(
     limit: int = 8,
 ) -> dict[str, T | BaseException]:
     """``work`` on every board, at most ``limit`` at a time; exceptions are returned per board."""
+    problem = out_of_range("boards.concurrency", limit)
+    if problem is not None:  # a limit of 0 would wait forever
+        raise BadInput(problem)
     asyncio.get_running_loop().set_exception_handler(_quiet_lost_links)
     gate = asyncio.Semaphore(limit)
 
