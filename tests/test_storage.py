@@ -162,27 +162,39 @@ def test_an_interrupted_multipart_upload_leaves_no_object(creds: Path, tmp_path:
 def test_a_second_push_never_aborts_a_live_upload_of_the_same_blob(
     creds: Path, tmp_path: Path
 ) -> None:
-    """Two workstations push the same large blob at once: the second must not abort the
-    first's multipart upload (it used to, and the first push failed with NoSuchUpload)."""
+    """Another workstation is halfway through a multipart upload of the same large blob when
+    this one pushes it: that upload must survive and complete (a push used to abort every
+    upload of its key, and the other push failed with NoSuchUpload)."""
     store, targets = _store(creds, create_buckets=True)
     target = targets["dataset"]
     big = tmp_path / "big"
-    big.write_bytes(os.urandom(48 << 20))  # three parts
+    big.write_bytes(os.urandom(32 << 20))
+    data = big.read_bytes()
     sha = hash_path(big)[0]
     key = target.key("blobs", sha)
-    sent = [0]
 
-    async def both() -> list[bool]:
-        first = asyncio.ensure_future(
-            store.put(target, key, big, sha, lambda n: sent.__setitem__(0, sent[0] + n))
-        )
-        while sent[0] < 16 << 20 and not first.done():
-            await asyncio.sleep(0.005)  # the first has a part up and more on the way
-        second = asyncio.ensure_future(store.put(target, key, big, sha))
-        return list(await asyncio.gather(first, second))
+    async def other_workstation_then_us() -> dict:
+        async with store._client(target, key) as client:
+            upload = await client.create_multipart_upload(
+                Bucket=target.bucket, Key=key, Metadata={"sha256": sha}
+            )
+            first = await client.upload_part(
+                Bucket=target.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1,
+                Body=data[: 16 << 20],
+            )  # fmt: skip
+            assert await store.put(target, key, big, sha)  # our push, meanwhile
+            second = await client.upload_part(
+                Bucket=target.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=2,
+                Body=data[16 << 20 :],
+            )  # fmt: skip
+            parts = [{"PartNumber": n, "ETag": p["ETag"]} for n, p in ((1, first), (2, second))]
+            return await client.complete_multipart_upload(
+                Bucket=target.bucket, Key=key, UploadId=upload["UploadId"],
+                MultipartUpload={"Parts": parts},
+            )  # fmt: skip
 
-    assert asyncio.run(both()) == [True, True]
-    assert asyncio.run(store.head(target, key)) == {"sha256": sha, "size": 48 << 20}
+    assert asyncio.run(other_workstation_then_us())["Key"] == key
+    assert asyncio.run(store.head(target, key)) == {"sha256": sha, "size": 32 << 20}
 
 
 def test_a_corrupted_download_is_detected_and_not_kept(
