@@ -39,9 +39,7 @@ def convert(
     precision: Annotated[
         str, typer.Option(help="fp32, fp16 or int8 (what the format supports).")
     ] = "fp32",
-    opset: Annotated[
-        int, typer.Option(help="ONNX opset.", **bounds("convert.opset"))
-    ] = DEFAULTS.opset,
+    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = DEFAULTS.opset,
     int8_io: Annotated[
         str, typer.Option(help="int8 TFLite input/output type: int8, uint8 or float.")
     ] = DEFAULTS.int8_io,

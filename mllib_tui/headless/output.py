@@ -89,7 +89,7 @@ class RichProgress:
                     loss = self._epoch.get("loss", float("nan"))
                     self.console.print(f"  epoch {epoch:>3}  loss {loss:.4f}  {figures}")
             case ev.Log(level=level, message=message):
-                self.console.print(f"  [dim]{level}: {message}[/]")
+                self.console.print(f"  [dim]{level}: {escape(message)}[/]")
             case ev.StageFinished(stage=stage, status=status, seconds=seconds, detail=detail):
                 task = self._tasks.pop(stage, None)
                 if task is not None:
@@ -97,7 +97,9 @@ class RichProgress:
                 mark = {"done": "[green]done[/]", "skipped": "[dim]skipped[/]"}.get(
                     status, f"[red]{status}[/]"
                 )
-                self.console.print(f"{stage:<10} {mark} in {seconds:.1f}s  [dim]{detail}[/]")
+                self.console.print(
+                    f"{escape(stage):<10} {mark} in {seconds:.1f}s  [dim]{escape(detail)}[/]"
+                )
             case _:
                 pass
 
