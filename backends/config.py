@@ -14,7 +14,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from backends.bench import Protocol
+from backends.bench.protocol import Protocol
 from backends.errors import BadInput, read_input
 
 RANGES: dict[str, tuple[float, float]] = {

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from backends.datasets.shards import Split
 from backends.metrics import ConfusionMatrix
-from backends.runtimes import Runtime, infer
+from backends.runtimes import LoadedModel, infer
 
 
 def evaluate(
-    runtime: Runtime,
+    runtime: LoadedModel,
     split: Split,
     *,
     num_classes: int,

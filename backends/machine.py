@@ -42,6 +42,15 @@ def manifest() -> dict[str, str | int]:
     return info
 
 
+def l4t_release() -> str | None:
+    """``R35 (release), REVISION: 4.1``: JetPack's L4T release, which pins CUDA and cuDNN."""
+    try:
+        text = Path("/etc/nv_tegra_release").read_text(errors="replace")
+    except OSError:
+        return None
+    return ", ".join(part.strip("# \n") for part in text.split(",")[:2]) or None
+
+
 def hardware_label(info: dict[str, str | int]) -> str:
     """A short label for the results table's Hardware column, like the original's."""
     emulation = f", emulated by {info['emulated']}" if info.get("emulated") else ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
-from backends.formats import FORMATS, KERAS_KIND, RUNTIMES, Format, check_precision
+from backends.formats import FORMATS, RUNTIMES, Format, check_precision
 from backends.workspace import Workspace
 
 
@@ -22,11 +22,10 @@ def import_model_file(
     when given, is what it will be measured against)."""
     fmt = format_of_file(path)
     check_model_file(path, fmt)
-    kind = KERAS_KIND if fmt.name == "keras" else fmt.name
     meta = {"precision": check_precision(fmt, precision).value}
     if dataset is not None:
         meta["task"] = dataset.task
-    return ws.import_file(path, kind, meta, dataset_id=dataset.id if dataset else None)
+    return ws.import_file(path, fmt.kind, meta, dataset_id=dataset.id if dataset else None)
 
 
 def format_of_file(path: Path) -> Format:
@@ -100,7 +99,7 @@ def _loads(path: Path, runtime: str) -> str | None:
     the runtime checks again where it runs)."""
     spec = RUNTIMES[runtime]
     try:
-        adapter = importlib.import_module(f"backends.runtimes.{spec.module}")
+        adapter = importlib.import_module(spec.adapter)
         adapter.load(path, threads=1)
     except ImportError:
         return None

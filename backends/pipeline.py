@@ -19,7 +19,7 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import DatasetStep, Pipeline
 from backends.errors import BadInput, Cancelled, GateFailed, Interrupted, MllibError, StageFailed
 from backends.events import Emit, Error, Log, StageFinished, StageStarted
-from backends.formats import FORMATS, Precision
+from backends.formats import Format, Precision
 from backends.workspace import Workspace
 
 
@@ -82,7 +82,7 @@ def run(
         dataset = prepare_dataset(ws, pipeline.dataset, emit)
         done(f"{dataset.name}@{dataset.version}")
     with _stage(emit, "train", "Train") as done:
-        from backends.training import train  # Keras: imported only when training
+        from backends.train.loop import train  # Keras: imported only when training
 
         trained = train(ws, dataset, pipeline.train, emit, force=force)
         done(
@@ -122,7 +122,7 @@ def finish(
     ladder: list[dict[str, Any]] | None = None,
 ) -> RunResult:
     """Compare with the reference, check gates, write the report, record in the catalog."""
-    from backends.benchmarking import check_gates, compare
+    from backends.bench.local import check_gates, compare
     from backends.report import write_report
 
     compare(rows)
@@ -153,8 +153,8 @@ def convert_all(
 ) -> Converted:
     """Every target of ``[convert]`` (an int8 that misses its gate falls back to fp16), then
     every ``ladder`` format's fastest faithful precision."""
-    from backends.conversion import convert, parse_target
-    from backends.ladder import climb
+    from backends.convert.job import convert, parse_target
+    from backends.convert.ladder import climb
     from backends.runtimes import load
 
     step = pipeline.convert
@@ -206,12 +206,12 @@ def bench_all(
     emit: Emit,
 ) -> list[dict[str, Any]]:
     """One row per artifact x runtime that loads it; the Keras model first (the reference)."""
-    from backends.benchmarking import bench_artifact
+    from backends.bench.local import bench_artifact
 
     return [
         bench_artifact(ws, artifact, runtime, dataset, pipeline.bench, emit)
         for artifact in artifacts
-        for runtime in FORMATS[artifact.kind if artifact.kind != "model" else "keras"].runtimes
+        for runtime in Format.of(artifact).runtimes
     ]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.bench import Protocol, time_calls
+from backends.bench.protocol import Protocol, time_calls
 from backends.runtimes import load
 from benchmarks.models import ROWS, build
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.bench import Latency, Protocol, time_calls
+from backends.bench.protocol import Latency, Protocol, time_calls
 from backends.runtimes import load
 from backends.stdio import native_stderr_silenced
 from benchmarks.models import ROWS, build

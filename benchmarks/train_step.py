@@ -27,7 +27,7 @@ def main() -> None:
     import keras
 
     from backends.networks.unet import build_unet
-    from backends.training import train  # imports Keras
+    from backends.train.loop import train  # imports Keras
 
     ws = Workspace.open(Path(tempfile.mkdtemp()) / "ws")
     images = args.steps * 8 + 8

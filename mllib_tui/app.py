@@ -18,6 +18,7 @@ from textual.worker import WorkerState, get_current_worker
 
 from backends import events as ev
 from backends.errors import Cancelled, MllibError
+from backends.formats import KERAS_KIND
 from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace, default_root
 from mllib_tui import jobs, state
@@ -338,7 +339,7 @@ class MllibApp(App[None]):
     def bench_board(self, board: str) -> None:
         """Benchmark the newest model's conversions on ``board`` (from its screen)."""
         snap = self.snapshot
-        trained = [a for a in snap.converted if snap.model_of(a).kind == "model"]
+        trained = [a for a in snap.converted if snap.model_of(a).kind == KERAS_KIND]
         if not trained:  # only imported files: no lineage, no dataset to measure against
             self.notify(
                 "No conversion of a trained model yet: convert one first (c)", severity="warning"

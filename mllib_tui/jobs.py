@@ -29,7 +29,7 @@ def demo(ws: Workspace, pipeline_file: Path | None) -> Work:
 def train(ws: Workspace, dataset: str, epochs: int) -> Work:
     def work(emit: ev.Emit) -> None:
         from backends.config import TrainConfig
-        from backends.training import train as run_train
+        from backends.train.loop import train as run_train
 
         run_train(ws, ws.catalog.dataset(dataset), TrainConfig(epochs=epochs), emit)
 
@@ -39,8 +39,8 @@ def train(ws: Workspace, dataset: str, epochs: int) -> Work:
 def convert(ws: Workspace, model: ArtifactRecord, target: str) -> Work:
     def work(emit: ev.Emit) -> None:
         from backends.config import ConvertStep
-        from backends.conversion import convert as run_convert
-        from backends.conversion import parse_target
+        from backends.convert.job import convert as run_convert
+        from backends.convert.job import parse_target
 
         fmt, precision = parse_target(target)
         run_convert(ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)

@@ -9,6 +9,7 @@ from typing import Any
 from backends.boards.inventory import Board, load_inventory
 from backends.catalog import ArtifactRecord, DatasetRecord, JobRecord
 from backends.errors import BadInput
+from backends.formats import KERAS_KIND
 from backends.workspace import Workspace
 
 CONVERTED = ("onnx", "tflite", "edgetpu", "tensorrt")
@@ -26,7 +27,7 @@ class Snapshot:
 
     @property
     def models(self) -> list[ArtifactRecord]:
-        return [a for a in self.artifacts if a.kind == "model"]
+        return [a for a in self.artifacts if a.kind == KERAS_KIND]
 
     @property
     def converted(self) -> list[ArtifactRecord]:
@@ -44,7 +45,7 @@ class Snapshot:
     def runnable_on(self, board: str, artifacts: list[ArtifactRecord]) -> list[ArtifactRecord]:
         """``artifacts`` less what ``board`` cannot run by its last probe: TensorRT engines of
         another fingerprint, Edge TPU models without an Edge TPU runtime."""
-        from backends.engines.fingerprint import BOARD_FIELDS, board_identity
+        from backends.tensorrt.fingerprint import BOARD_FIELDS, board_identity
 
         facts = self.probes.get(board) or {}
         try:
@@ -65,7 +66,7 @@ class Snapshot:
     def model_of(self, artifact: ArtifactRecord) -> ArtifactRecord:
         """The Keras model an artifact was converted from (itself for a model)."""
         by_id = {a.id: a for a in self.artifacts}
-        while artifact.kind != "model" and artifact.parent_id in by_id:
+        while artifact.kind != KERAS_KIND and artifact.parent_id in by_id:
             artifact = by_id[artifact.parent_id]
         return artifact
 

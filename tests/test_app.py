@@ -225,17 +225,19 @@ async def test_engine_and_board_messages_are_shown_as_text_not_markup(tmp_path: 
     hostile = "[/] board said [red]boom[/red] [link=http://x]click[/link] [/bold]"
     app, seen = MllibApp(tmp_path / "ws"), Recorder()
     async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
-        await pilot.pause(0.3)
+
+        def status() -> str:
+            return str(app.dashboard.query_one("#status").render())
+
+        await wait_for(pilot, lambda: "Empty workspace" in status())  # loaded: nothing overwrites
         app.post_message(
             EngineEvent(
                 ev.Error(stage="local/bench", message=hostile, error_type="StageFailed"), "x"
             )
         )
-        await pilot.pause(0.2)
-        assert hostile in str(app.dashboard.query_one("#status").render())
+        await wait_for(pilot, lambda: hostile in status(), 10)
         app.post_message(JobEnded("bench:local", hostile))
-        await pilot.pause(0.2)
-        assert hostile in str(app.dashboard.query_one("#status").render())
+        await wait_for(pilot, lambda: f"bench:local: {hostile}" in status(), 10)
         app.push_screen(BoardScreen("local", None, {"arch": hostile, "modules": {}}))
         await pilot.pause(0.2)
         row = {"artifact": 1, "runtime": "litert", "software": hostile, "status": "failed",

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from backends.bench import Latency, Protocol, time_calls
+from backends.bench.protocol import Latency, Protocol, time_calls
 from backends.runtimes import dequantise, quantise
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.engines import preflight
-from backends.engines.calibration import batches, load_images
-from backends.engines.fingerprint import Fingerprint, board_identity, check, mismatches
 from backends.errors import BadInput
+from backends.tensorrt import preflight
+from backends.tensorrt.calibration import batches, load_images
+from backends.tensorrt.fingerprint import Fingerprint, board_identity, check, mismatches
 
 STANDINS = Path(__file__).parent / "standins"
 ORIN = {
@@ -131,7 +131,7 @@ def standin(monkeypatch: pytest.MonkeyPatch):
         forget()
         import tensorrt
 
-        from backends.engines.cuda import CudaPython
+        from backends.tensorrt.cuda import CudaPython
 
         return tensorrt, CudaPython()
 
@@ -165,7 +165,7 @@ def tiny_onnx(tmp_path: Path) -> Path:
 
 
 def test_int8_calibrates_once_and_then_reuses_its_cache(standin, tiny_onnx, tmp_path) -> None:
-    from backends.engines.build import build_engine
+    from backends.tensorrt.build import build_engine
 
     trt, device = standin()
     images = np.random.default_rng(1).integers(0, 256, (20, 8, 8, 3), np.uint8)
@@ -188,7 +188,7 @@ def test_int8_calibrates_once_and_then_reuses_its_cache(standin, tiny_onnx, tmp_
 
 
 def test_int8_without_images_or_cache_is_refused(standin, tiny_onnx, tmp_path) -> None:
-    from backends.engines.build import build_engine
+    from backends.tensorrt.build import build_engine
 
     trt, device = standin()
     with pytest.raises(BadInput, match="int8 needs calibration images"):
@@ -210,9 +210,9 @@ def test_the_adapter_feeds_and_reads_device_buffers(
 ) -> None:
     """TensorRT 10 (tensor addresses) and 8.4 (bindings): the stand-in engine runs the ONNX
     model, so whatever crosses mllib's buffers must equal ONNX Runtime on the same images."""
-    from backends.engines.build import build_engine
     from backends.runtimes import infer, load
-    from backends.runtimes.tensorrt import load as load_engine
+    from backends.tensorrt.build import build_engine
+    from backends.tensorrt.runtime import load as load_engine
 
     trt, device = standin(version)
     engine = tmp_path / "model.engine"
@@ -232,8 +232,8 @@ def test_the_adapter_feeds_and_reads_device_buffers(
 def test_an_engine_of_another_tensorrt_is_refused_before_loading(
     standin, tiny_onnx, tmp_path, monkeypatch
 ) -> None:
-    from backends.engines.build import build_engine
-    from backends.runtimes import tensorrt as adapter
+    from backends.tensorrt import runtime as adapter
+    from backends.tensorrt.build import build_engine
 
     trt, device = standin("10.3.0")
     engine = tmp_path / "model.engine"
@@ -250,7 +250,7 @@ def test_an_engine_of_another_tensorrt_is_refused_before_loading(
 
 
 def test_without_a_cuda_binding_the_board_is_told_what_to_install() -> None:
-    from backends.engines.cuda import open_device
+    from backends.tensorrt.cuda import open_device
 
     with pytest.raises(BadInput, match="install one of cuda-python .*PyCUDA .*CuPy"):
         open_device()

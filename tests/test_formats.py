@@ -1,6 +1,6 @@
 import pytest
 
-from backends.conversion import parse_target
+from backends.convert.job import parse_target
 from backends.errors import BadInput
 from backends.formats import FORMATS, RUNTIMES, Precision, check_precision, software_label
 

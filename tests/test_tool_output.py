@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.engines.trtexec import command, parse, version_from_tag
+from backends.tensorrt.trtexec import command, parse, version_from_tag
 
 SAMPLES = Path(__file__).parent / "data" / "tool-output"
 

@@ -238,7 +238,7 @@ def _fsync(path: Path) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from backends.bench import Protocol, benchmark
+    from backends.bench.protocol import Protocol, benchmark
     from backends.datasets.shards import Split
     from backends.events import ProgressReporter
     from backends.runtimes import load
@@ -289,9 +289,9 @@ def _bench(args: argparse.Namespace) -> int:
 def _engine(args: argparse.Namespace) -> int:
     """Build a TensorRT engine here: with TensorRT's Python module, else with trtexec."""
     from backends.agent.probe import memory_state
-    from backends.engines import preflight
-    from backends.engines.fingerprint import identity_here
-    from backends.engines.gpu import query
+    from backends.tensorrt import preflight
+    from backends.tensorrt.fingerprint import identity_here
+    from backends.tensorrt.gpu import query
 
     start = time.monotonic()
     emit(ev.StageStarted(stage="engine", title=f"TensorRT {args.precision} engine"))
@@ -305,7 +305,7 @@ def _engine(args: argparse.Namespace) -> int:
     except ImportError:
         data = _engine_trtexec(args, out, cache)
     else:
-        from backends.engines.build import build_engine
+        from backends.tensorrt.build import build_engine
 
         data = build_engine(
             Path(args.onnx),
@@ -331,8 +331,8 @@ def _engine(args: argparse.Namespace) -> int:
 def _engine_trtexec(args: argparse.Namespace, out: Path, cache: Path | None) -> dict:
     import subprocess
 
-    from backends.engines import trtexec
     from backends.errors import BadInput, StageFailed
+    from backends.tensorrt import trtexec
 
     program = trtexec.find()
     if program is None:

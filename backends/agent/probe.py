@@ -11,35 +11,21 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from backends.machine import manifest
-
-RUNTIME_MODULES = {
-    "numpy": "numpy",
-    "ai_edge_litert": "ai_edge_litert",
-    "tflite_runtime": "tflite_runtime",
-    "onnxruntime": "onnxruntime",
-    "tensorrt": "tensorrt",
-    "pycoral": "pycoral.utils.edgetpu",  # Google's PyCoral; PyPI's pycoral is another thing
-    "tensorflow": "tensorflow",
-}
-# which mllib runtime each module provides
-PROVIDES = {
-    "ai_edge_litert": "litert",
-    "tflite_runtime": "litert",
-    "onnxruntime": "onnxruntime",
-    "tensorrt": "tensorrt",
-    "pycoral": "edgetpu",
-    "tensorflow": "tensorflow",
-}
+from backends.formats import RUNTIMES
+from backends.machine import l4t_release, manifest
 
 
 def probe(workdir: str) -> dict[str, Any]:
-    modules = {name: _version(module) for name, module in RUNTIME_MODULES.items()}
-    found = {k: v for k, v in modules.items() if v is not None}
+    found = {"numpy": _version("numpy")} if _version("numpy") else {}
+    for runtime in RUNTIMES.values():
+        for module in runtime.probe:
+            version = _version(module, runtime.metadata_only)
+            if version is not None:
+                found[module.split(".")[0]] = version
     return {
         **manifest(),
         "modules": found,
-        "runtimes": sorted({PROVIDES[m] for m in found if m in PROVIDES} | _edgetpu(found)),
+        "runtimes": sorted(_runtimes(found)),
         "accelerators": _accelerators(),
         "tensorrt": _tensorrt(found.get("tensorrt")),
         "memory_mb": _meminfo("MemTotal"),
@@ -50,14 +36,33 @@ def probe(workdir: str) -> dict[str, Any]:
     }
 
 
-def _version(module: str) -> str | None:
-    if module == "tensorflow":  # importing TF takes seconds and megabytes: ask the metadata
-        try:
-            from importlib.metadata import version
+def _runtimes(modules: dict[str, str]) -> set[str]:
+    """The runtimes whose probe modules import here, and those whose shared library is here
+    with a runtime it works through (libedgetpu with LiteRT: no PyCoral needed)."""
+    import ctypes.util
 
-            return version("tensorflow")
-        except Exception:
+    present = {
+        r.name for r in RUNTIMES.values() if any(m.split(".")[0] in modules for m in r.probe)
+    }
+    for runtime in RUNTIMES.values():
+        if runtime.library and set(runtime.through) & present:
+            present |= {runtime.name} if ctypes.util.find_library(runtime.library) else set()
+    return present
+
+
+def _version(module: str, metadata_only: bool = False) -> str | None:
+    if metadata_only:  # importing it takes seconds and megabytes: find it, ask the metadata
+        from importlib import metadata, util
+
+        try:
+            if util.find_spec(module) is None:
+                return None
+        except (ImportError, ValueError):
             return None
+        distributions = getattr(metadata, "packages_distributions", dict)()  # Python 3.10+
+        for distribution in distributions.get(module, []):  # tensorflow-cpu provides tensorflow
+            return metadata.version(distribution)
+        return "installed"
     try:
         imported = importlib.import_module(module)
     except Exception:  # absent, or broken (e.g. built for another numpy)
@@ -82,7 +87,7 @@ def _accelerators() -> dict[str, Any]:
         found["coral_usb"] = True
     if glob.glob("/dev/nvidia[0-9]*") or shutil.which("nvidia-smi"):
         found["nvidia_gpu"] = True
-    from backends.engines.gpu import query
+    from backends.tensorrt.gpu import query
 
     cuda = query()
     if cuda and cuda["gpus"]:
@@ -90,23 +95,9 @@ def _accelerators() -> dict[str, Any]:
     return found
 
 
-def _edgetpu(modules: dict[str, str]) -> set[str]:
-    """libedgetpu plus an interpreter runs Edge TPU models, with or without PyCoral."""
-    import ctypes.util
-
-    interpreter = {"ai_edge_litert", "tflite_runtime"} & set(modules)
-    return {"edgetpu"} if interpreter and ctypes.util.find_library("edgetpu") else set()
-
-
-def l4t_release() -> str | None:
-    """``R35 (release), REVISION: 4.1``: JetPack's L4T release, which pins CUDA and cuDNN."""
-    text = _read("/etc/nv_tegra_release")
-    return ", ".join(part.strip("# \n") for part in text.split(",")[:2]) or None
-
-
 def _tensorrt(module_version: str | None) -> dict[str, Any] | None:
     """TensorRT's version, from its Python module or else from ``trtexec``'s banner."""
-    from backends.engines.trtexec import find, parse
+    from backends.tensorrt.trtexec import find, parse
 
     trtexec = find()
     version = module_version

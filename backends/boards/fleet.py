@@ -14,15 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backends import events as ev
-from backends.benchmarking import check_sizes, row_header
-from backends.boards.engines import check_engine
+from backends.bench.local import check_sizes, row_header
 from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession, Signer
 from backends.boards.transport import BoardLost, open_transport
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import BenchStep, out_of_range
 from backends.errors import BadInput, Interrupted
-from backends.formats import FORMATS
+from backends.formats import Format
+from backends.tensorrt.boards import check_engine
 from backends.workspace import Workspace
 
 T = TypeVar("T")
@@ -151,7 +151,7 @@ async def bench(
 ) -> list[dict[str, Any]]:
     """One row per board x runtime; ``kept`` rows (from an interrupted run) are not rerun."""
     check_sizes(artifact, dataset)
-    fmt = FORMATS["keras" if artifact.kind == "model" else artifact.kind]
+    fmt = Format.of(artifact)
     names = runtimes or list(fmt.runtimes)
     local = ws.verify(artifact)
     root = ws.path(dataset.path)

@@ -23,7 +23,9 @@ from backends.errors import BadInput
 from backends.formats import RUNTIMES
 
 
-class Runtime(Protocol):
+class LoadedModel(Protocol):
+    """A model loaded by a runtime's adapter: the one interface every runtime offers."""
+
     name: str
     version: str
     threads: int  # as configured; 0 means the runtime's default
@@ -39,19 +41,19 @@ class Runtime(Protocol):
     def probabilities(self, raw: np.ndarray) -> np.ndarray: ...
 
 
-def infer(runtime: Runtime, images: np.ndarray) -> np.ndarray:
+def infer(runtime: LoadedModel, images: np.ndarray) -> np.ndarray:
     """uint8 images -> float32 class probabilities."""
     return runtime.probabilities(runtime.run(runtime.prepare(images)))
 
 
-def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> Runtime:
+def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> LoadedModel:
     """Load ``path`` with runtime ``name``; a missing runtime or a bad file is one clear line."""
     if name not in RUNTIMES:
         raise BadInput(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
     spec = RUNTIMES[name]
     try:
-        module = importlib.import_module(f"backends.runtimes.{spec.module}")
-        return module.load(Path(path), threads=threads, **options)
+        adapter = importlib.import_module(spec.adapter)
+        return adapter.load(Path(path), threads=threads, **options)
     except ImportError as exc:
         raise BadInput(
             f"runtime {spec.label} is not available here ({exc}); install {spec.package}"

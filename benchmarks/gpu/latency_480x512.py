@@ -6,8 +6,8 @@ original's RTX 6000 figures (TensorFlow fp32 76.956 ms, TensorRT fp16 8.323 ms).
 On a machine with an NVIDIA GPU it reports what it finds, in this order, and says which of
 mllib's own parts each step exercised:
 
-1. the GPU as mllib's probe reads it from the CUDA driver (``backends.engines.gpu``);
-2. mllib's device buffers (``backends.engines.cuda``) round-tripping data with every CUDA
+1. the GPU as mllib's probe reads it from the CUDA driver (``backends.tensorrt.gpu``);
+2. mllib's device buffers (``backends.tensorrt.cuda``) round-tripping data with every CUDA
    binding present (cuda-python, PyCUDA, CuPy);
 3. latency, fp32 and fp16, batch 1, of every GPU runtime present: TensorRT through mllib's own
    engine builder and runtime adapter; trtexec (its summary read by mllib's parser); ONNX
@@ -46,7 +46,7 @@ def main() -> None:
     image = np.random.default_rng(1).integers(0, 256, (1, *SIZE, 3), np.uint8)
 
     print("== 1. the GPU, as mllib's probe reads it (CUDA driver through ctypes)")
-    from backends.engines.gpu import query
+    from backends.tensorrt.gpu import query
 
     print(f"   {query()}")
     print("== 2. mllib's device buffers, one round trip per CUDA binding")
@@ -72,7 +72,7 @@ def _build_onnx() -> Path:
 
 
 def _check_buffers() -> None:
-    from backends.engines.cuda import CudaPython, CuPy, PyCuda
+    from backends.tensorrt.cuda import CudaPython, CuPy, PyCuda
 
     data = np.random.default_rng(0).standard_normal((1, *SIZE, 3)).astype(np.float32)
     for binding in (CudaPython, PyCuda, CuPy):
@@ -129,8 +129,8 @@ def _candidates(
 
 
 def _tensorrt(onnx_path: Path, precision: str) -> Callable[[np.ndarray], np.ndarray]:
-    from backends.engines.build import build_engine
     from backends.runtimes import infer, load
+    from backends.tensorrt.build import build_engine
 
     engine = onnx_path.with_name(f"model-{precision}.engine")
     build_engine(onnx_path, engine, precision, workspace_mb=4096, max_batch=1)
@@ -140,7 +140,7 @@ def _tensorrt(onnx_path: Path, precision: str) -> Callable[[np.ndarray], np.ndar
 
 def _trtexec(onnx_path: Path, precision: str) -> tuple[float, float, None]:
     """trtexec times itself (GPU compute plus copies); mllib's parser reads its summary."""
-    from backends.engines.trtexec import command, find, parse
+    from backends.tensorrt.trtexec import command, find, parse
 
     program = find()
     if program is None:

@@ -93,9 +93,9 @@ def bench(
     """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
     validation split, per runtime, on this machine or on boards (--board, --tag); the report
     goes to <workspace>/reports/<run-id>/."""
-    from backends.benchmarking import bench_artifact
+    from backends.bench.local import bench_artifact
     from backends.errors import BadInput
-    from backends.formats import FORMATS
+    from backends.formats import Format
     from backends.model_files import import_model_file
     from backends.pipeline import finish, new_run_id
 
@@ -109,7 +109,7 @@ def bench(
             raise BadInput(f"{artifact}: a model file needs --dataset NAME to be measured on")
         else:
             record = import_model_file(ws, Path(artifact), precision, chosen)
-        fmt = FORMATS["keras" if record.kind == "model" else record.kind]
+        fmt = Format.of(record)
         if not fmt.runtimes:
             raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
         if chosen is not None:

@@ -71,8 +71,8 @@ def convert(
     those of a pipeline's [convert] section. A converted model that misses its gate is kept,
     marked as failed, and the command exits 1.
     """
-    from backends.conversion import convert as run_convert
-    from backends.conversion import parse_target
+    from backends.convert.job import convert as run_convert
+    from backends.convert.job import parse_target
 
     stdout = Console(highlight=False)
     with diagnosed():

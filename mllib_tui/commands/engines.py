@@ -66,9 +66,9 @@ def build(
     engine comes back as an artifact carrying its fingerprint (GPU, compute capability,
     TensorRT, L4T, precision, ONNX and calibration hashes). Benchmark it with
     `mllib-tui bench ENGINE_ID --board NAME`."""
-    from backends.boards.engines import build_on_boards
     from backends.boards.inventory import load_inventory
     from backends.formats import FORMATS, check_precision
+    from backends.tensorrt.boards import build_on_boards
 
     stdout = Console(highlight=False)
     with diagnosed():

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Sparkline
 
 from backends.boards.inventory import Board
 from backends.catalog import DatasetRecord
+from backends.formats import Format
 from backends.tasks import HEADLINES, Task
 from mllib_tui.state import Snapshot
 from mllib_tui.widgets.text import cell, plain
@@ -141,7 +142,7 @@ class ConversionsPane(Pane):
             rows[f"a{a.id}"] = (
                 str(a.id),
                 str(snapshot.model_of(a).id),
-                "keras" if a.kind == "model" else a.kind,
+                Format.of(a).name,
                 a.meta.get("precision", "fp32"),
                 "done",
                 verdict,

@@ -20,7 +20,7 @@ import numpy as np
 
 from backends.datasets.shards import Split
 from backends.evaluation import evaluate
-from backends.runtimes import Runtime
+from backends.runtimes import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,14 @@ def time_calls(
     return samples
 
 
-def inference_latency(runtime: Runtime, sample: np.ndarray, protocol: Protocol) -> Latency:
+def inference_latency(runtime: LoadedModel, sample: np.ndarray, protocol: Protocol) -> Latency:
     """The runtime's own call on a prepared input, timed with the protocol."""
     prepared = runtime.prepare(sample)
     return Latency.from_seconds(time_calls(lambda: runtime.run(prepared), protocol), len(sample))
 
 
 def benchmark(
-    runtime: Runtime,
+    runtime: LoadedModel,
     split: Split,
     protocol: Protocol,
     *,

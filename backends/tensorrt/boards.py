@@ -23,9 +23,9 @@ from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import EngineStep
-from backends.engines.fingerprint import Fingerprint, board_identity, check
 from backends.errors import BadInput, StageFailed
 from backends.formats import CALIBRATION_CACHE, CALIBRATION_SHARD, Precision
+from backends.tensorrt.fingerprint import Fingerprint, board_identity, check
 from backends.workspace import Workspace, hash_path
 
 ENGINE, CACHE, SHARD = "tensorrt", CALIBRATION_CACHE, CALIBRATION_SHARD

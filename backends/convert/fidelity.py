@@ -17,7 +17,7 @@ import numpy as np
 from backends.datasets.shards import Split
 from backends.formats import Precision
 from backends.metrics import ConfusionMatrix
-from backends.runtimes import Runtime, infer
+from backends.runtimes import LoadedModel, infer
 from backends.tasks import Task
 
 
@@ -52,8 +52,8 @@ class Fidelity:
 
 
 def check(
-    reference: Runtime,
-    candidate: Runtime,
+    reference: LoadedModel,
+    candidate: LoadedModel,
     split: Split,
     *,
     images: int,

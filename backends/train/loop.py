@@ -30,6 +30,7 @@ from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
 from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
+from backends.formats import KERAS_KIND
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
 from backends.tasks import SEGMENTATION, Task, task_of
 from backends.workspace import Workspace, fsync_dir, fsync_file
@@ -132,7 +133,7 @@ def train(
                 ],
             )
         keras_artifact = ws.write_artifact(
-            kind="model",
+            kind=KERAS_KIND,
             name=f"{network}.keras",
             write=model.save,
             job_id=job_id,

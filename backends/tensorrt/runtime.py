@@ -2,7 +2,7 @@
 
 TensorRT 8.5 and newer (JetPack 5.1+, JetPack 6): named I/O tensors, ``set_input_shape``,
 ``set_tensor_address`` and ``execute_async_v3``. Older 8.x: bindings and ``execute_async_v2``.
-Device buffers come from ``backends.engines.cuda`` (cuda-python, PyCUDA or CuPy).
+Device buffers come from ``backends.tensorrt.cuda`` (cuda-python, PyCUDA or CuPy).
 
 With ``fingerprint`` (what the catalog recorded when the engine was built), the engine is
 checked against this GPU and TensorRT before it is deserialised, and refused on a mismatch.
@@ -120,11 +120,11 @@ def load(
     if trt is None:
         import tensorrt as trt
     if fingerprint is not None:
-        from backends.engines.fingerprint import Fingerprint, check
+        from backends.tensorrt.fingerprint import Fingerprint, check
 
         check(Fingerprint.from_dict(fingerprint), live_identity(trt), f"{path.name}")
     if device is None:
-        from backends.engines.cuda import open_device
+        from backends.tensorrt.cuda import open_device
 
         device = open_device()
     return TensorRTRuntime(path, trt, device)
@@ -132,6 +132,6 @@ def load(
 
 def live_identity(trt: Any) -> dict[str, str | None]:
     """This machine's side of a fingerprint, with the TensorRT module that would load it."""
-    from backends.engines.fingerprint import identity_here
+    from backends.tensorrt.fingerprint import identity_here
 
     return identity_here(str(trt.__version__))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.engines.cuda import Device
+from backends.tensorrt.cuda import Device
 
 
 def load_images(path: str | Path) -> np.ndarray:

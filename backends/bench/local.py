@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from backends.bench import benchmark, inference_latency
+from backends.bench.protocol import benchmark, inference_latency
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import BenchStep, Gates
 from backends.datasets.shards import split
 from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter, Result
-from backends.formats import software_label
+from backends.formats import RUNTIMES, software_label
 from backends.machine import hardware_label, manifest
 from backends.runtimes import load
 from backends.tasks import task_of
@@ -23,11 +23,12 @@ from backends.workspace import Workspace
 
 
 def runtime_options(runtime: str, step: BenchStep, artifact: ArtifactRecord) -> dict[str, Any]:
-    if runtime == "litert" and step.disable_default_delegates:
-        return {"disable_default_delegates": True}
-    if runtime == "tensorrt" and "fingerprint" in artifact.meta:  # checked before loading
-        return {"fingerprint": artifact.meta["fingerprint"]}
-    return {}
+    """What the runtime's table row says it takes: benchmark settings that are set, and
+    artifact metadata (a TensorRT engine's fingerprint, checked before loading)."""
+    row = RUNTIMES[runtime]
+    options = {name: getattr(step, name) for name in row.options if getattr(step, name)}
+    options |= {name: artifact.meta[name] for name in row.artifact_options if name in artifact.meta}
+    return options
 
 
 def bench_artifact(

@@ -16,7 +16,7 @@ from backends.catalog import ArtifactRecord
 from backends.config import Pipeline
 from backends.events import Emit, Log
 from backends.formats import Format, Precision
-from backends.runtimes import Runtime
+from backends.runtimes import LoadedModel
 
 ORDER = (Precision.INT8, Precision.FP16, Precision.FP32)  # fastest first, where it is faithful
 
@@ -49,12 +49,12 @@ def climb(
     pipeline: Pipeline,
     emit: Emit,
     *,
-    reference: Runtime,
+    reference: LoadedModel,
     force: bool = False,
 ) -> tuple[ArtifactRecord | None, list[dict[str, Any]]]:
     """(the kept artifact or None, one summary per rung)."""
-    from backends.benchmarking import inference_p50
-    from backends.conversion import convert
+    from backends.bench.local import inference_p50
+    from backends.convert.job import convert
 
     rungs = []
     for precision in (p for p in ORDER if p in fmt.precisions):

@@ -71,8 +71,8 @@ def board_identity(probe: dict[str, Any], board: str) -> dict[str, str | None]:
 def identity_here(tensorrt: str | None) -> dict[str, str | None]:
     """This machine's side of a fingerprint: the GPU as the CUDA driver reports it, the L4T
     release, and ``tensorrt`` (the module's version, or trtexec's)."""
-    from backends.agent.probe import l4t_release
-    from backends.engines.gpu import query
+    from backends.machine import l4t_release
+    from backends.tensorrt.gpu import query
 
     gpus = (query() or {}).get("gpus") or [{}]
     return {

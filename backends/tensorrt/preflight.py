@@ -17,7 +17,7 @@ def needed_mb(onnx_bytes: int, workspace_mb: int) -> int:
 
 def check(needed: int, machine: dict[str, Any], workspace_mb: int, where: str) -> None:
     """``machine``: ``memory_available_mb``, ``swap_free_mb`` and the GPU's ``free_mb`` /
-    ``integrated`` (``backends.engines.gpu``)."""
+    ``integrated`` (``backends.tensorrt.gpu``)."""
     gpu = machine.get("gpu") or {}
     if gpu.get("integrated", True):  # Jetson, or unknown: what the board itself has free
         memory, swap = machine.get("memory_available_mb"), machine.get("swap_free_mb") or 0

@@ -17,13 +17,13 @@ from typing import Any
 
 from backends.catalog import ArtifactRecord
 from backends.config import ConvertStep
+from backends.convert.fidelity import Fidelity, FidelityGates, check
 from backends.convert.representative import stratified
 from backends.datasets.shards import split
 from backends.errors import BadInput
 from backends.events import ArtifactWritten, Emit, Log
-from backends.fidelity import Fidelity, FidelityGates, check
-from backends.formats import FORMATS, Format, Precision, check_precision, format_of
-from backends.runtimes import Runtime, load
+from backends.formats import FORMATS, KERAS_KIND, Format, Precision, check_precision, format_of
+from backends.runtimes import LoadedModel, load
 from backends.tasks import task_of
 from backends.workspace import Workspace
 
@@ -65,12 +65,12 @@ def convert(
     step: ConvertStep,
     emit: Emit,
     *,
-    reference: Runtime | None = None,
+    reference: LoadedModel | None = None,
     stage: str = "convert",
     force: bool = False,
 ) -> Conversion:
     """Convert Keras model artifact ``model`` to ``fmt`` at ``precision``."""
-    if model.kind != "model":
+    if model.kind != KERAS_KIND:
         raise BadInput(f"artifact {model.id} is a {model.kind}, not a Keras model to convert")
     source = _source(ws, model, fmt, precision)
     options = {k: v for k, v in asdict(step).items() if k not in ("targets", "fallback")}
@@ -195,7 +195,7 @@ def _fidelity(
     precision: Precision,
     step: ConvertStep,
     dataset: Any,
-    reference: Runtime | None,
+    reference: LoadedModel | None,
 ) -> Fidelity:
     reference = reference or load("tensorflow", ws.verify(model))
     expected = tuple(dataset.manifest["image_size"])

@@ -100,14 +100,14 @@ def _profile(builder: Any, network: Any, max_batch: int) -> Any:
 def _calibrator(
     trt: Any, images: Path | None, cache: Path | None, max_batch: int, device: Any
 ) -> Any:
-    from backends.engines.calibration import entropy_calibrator, load_images
+    from backends.tensorrt.calibration import entropy_calibrator, load_images
 
     if cache is None:
         raise BadInput("int8 needs a calibration cache path (it is written on the first build)")
     if images is None and not cache.exists():
         raise BadInput("int8 needs calibration images (a .npy shard) or an existing cache")
     if device is None:
-        from backends.engines.cuda import open_device
+        from backends.tensorrt.cuda import open_device
 
         device = open_device()
     data = load_images(images) if images is not None else _placeholder()
