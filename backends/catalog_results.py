@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backends.tasks import task_of
+from backends.bench.rows import BenchmarkRow
+from backends.tasks import TASKS
 
 RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -49,7 +50,7 @@ class ResultTables:
 
     _connect: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
 
-    def add_results(self, run_id: str, description: str, rows: list[dict[str, Any]]) -> None:
+    def add_results(self, run_id: str, description: str, rows: list[BenchmarkRow]) -> None:
         """Store a run's rows; a run stored again (a retry) replaces its earlier rows."""
         with self._connect() as db:
             db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
@@ -60,24 +61,24 @@ class ResultTables:
                 [
                     (
                         run_id,
-                        row.get("date", time.time()),
-                        row["software"],
+                        row.date,
+                        row.software,
                         description,
-                        row.get("artifact"),
-                        row["hardware"],
-                        row["status"],
-                        row.get("images"),
-                        row.get("batch_size"),
-                        row.get(task.accuracy),
-                        row.get("similarity"),
-                        row.get("miou"),
-                        json.dumps(row.get(task.per_class[0])),
-                        json.dumps(row.get("confusion")),
-                        (row.get("end_to_end") or {}).get("mean_ms"),
-                        json.dumps(row),
+                        row.artifact,
+                        row.hardware,
+                        row.status,
+                        row.images,
+                        row.batch_size,
+                        row.metric(task.accuracy),
+                        row.metric("similarity"),
+                        row.metric("miou"),
+                        json.dumps(row.metric(task.per_class[0])),
+                        json.dumps(row.confusion),
+                        row.end_to_end.mean_ms if row.end_to_end else None,
+                        json.dumps(row.to_json()),
                     )
                     for row in rows
-                    for task in [task_of(row)]
+                    for task in [TASKS[row.task]]
                 ],
             )
 
@@ -89,10 +90,10 @@ class ResultTables:
             )
             return [tuple(r) for r in db.execute(query)]
 
-    def results(self, run_id: str) -> list[dict[str, Any]]:
+    def results(self, run_id: str) -> list[BenchmarkRow]:
         with self._connect() as db:
             rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
-            return [json.loads(r["data"]) for r in rows]
+            return [BenchmarkRow.from_json(json.loads(r["data"])) for r in rows]
 
     def latest_p50(self) -> dict[str, float]:
         """Board -> p50 (ms) of its newest successful row (``local`` for workstation rows)."""

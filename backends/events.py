@@ -21,8 +21,10 @@ StageStatus = Literal["done", "failed", "skipped", "interrupted", "cancelled"]
 
 @dataclass(frozen=True)
 class Event:
-    """Base of every event. Each subclass declares ``stage`` first and ``ts`` (seconds since the
-    epoch) last, so the module runs on the Python 3.8 of a board (no ``kw_only``)."""
+    """Base of every event. Each subclass declares ``stage`` first and then ``board`` (the
+    board it is about; None for this workstation), ``job_id`` (its catalog job, if any) and
+    ``ts`` (seconds since the epoch) last, so the module runs on the Python 3.8 of a board (no
+    ``kw_only``). Front ends route events by these fields, never by parsing stage names."""
 
     stage: str
 
@@ -35,6 +37,7 @@ def _now() -> float:
 class StageStarted(Event):
     stage: str
     title: str
+    board: str | None = None
     job_id: int | None = None
     ts: float = field(default_factory=_now)
 
@@ -45,6 +48,8 @@ class StageFinished(Event):
     status: StageStatus
     seconds: float
     detail: str = ""
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -58,6 +63,8 @@ class Progress(Event):
     unit: str
     rate: float | None = None
     message: str = ""
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -70,6 +77,8 @@ class Metric(Event):
     value: float
     epoch: int | None = None
     step: int | None = None
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -82,6 +91,8 @@ class ArtifactWritten(Event):
     sha256: str
     size: int
     parent_id: int | None = None
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -90,6 +101,8 @@ class Log(Event):
     stage: str
     level: Literal["debug", "info", "warning"]
     message: str
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -98,6 +111,8 @@ class Error(Event):
     stage: str
     message: str
     error_type: str
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -108,6 +123,8 @@ class Result(Event):
     stage: str
     name: str
     data: Mapping[str, Any]
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
     ts: float = field(default_factory=_now)
 
 
@@ -166,9 +183,16 @@ class ProgressReporter:
     (plus the first and last update), so a fast loop cannot flood the renderers."""
 
     def __init__(
-        self, emit: Emit, stage: str, total: float | None, unit: str, interval: float = 0.1
+        self,
+        emit: Emit,
+        stage: str,
+        total: float | None,
+        unit: str,
+        interval: float = 0.1,
+        board: str | None = None,
     ) -> None:
         self._emit, self._stage, self._total, self._unit = emit, stage, total, unit
+        self._board = board
         self._interval = interval
         self._start = self._last_emit = time.monotonic()
         self.done = 0.0
@@ -183,6 +207,7 @@ class ProgressReporter:
             self._emit(
                 Progress(
                     stage=self._stage,
+                    board=self._board,
                     done=self.done,
                     total=self._total,
                     unit=self._unit,

@@ -7,7 +7,6 @@ redoes them), and an interrupted training resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,11 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.config import DatasetStep, Pipeline
-from backends.errors import BadInput, Cancelled, GateFailed, Interrupted, MllibError, StageFailed
+from backends.errors import BadInput, Cancelled, MllibError, StageFailed
 from backends.events import Emit, Error, Log, StageFinished, StageStarted
-from backends.formats import Format, Precision
+from backends.formats import Precision
 from backends.workspace import Workspace
 
 
@@ -29,42 +29,7 @@ class Converted:
     ladder: list[dict[str, Any]]  # one summary per ladder rung (backends/ladder.py)
 
 
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    report_dir: Path
-    rows: list[dict[str, Any]]
-    gate_failures: list[str]
-
-    @property
-    def failed_rows(self) -> list[dict[str, Any]]:
-        return [row for row in self.rows if row["status"] != "ok"]
-
-    def raise_for_outcome(self) -> None:
-        """``Interrupted`` if rows were cut short, ``GateFailed`` if a gate missed, else
-        ``StageFailed`` if a benchmark row failed."""
-        cut = [r for r in self.rows if r["status"] == "interrupted"]
-        if cut:
-            raise Interrupted(
-                f"run {self.run_id} was interrupted ({cut[0]['error']}); {len(cut)} of "
-                f"{len(self.rows)} rows are missing, the rest are kept: run the same command "
-                f"with --retry {self.run_id} to finish it"
-            )
-        if self.gate_failures:
-            raise GateFailed("; ".join(self.gate_failures))
-        if self.failed_rows:
-            reasons = "; ".join(f"{r['software']}: {r['error']}" for r in self.failed_rows)
-            raise StageFailed(
-                f"{len(self.failed_rows)} of {len(self.rows)} benchmark rows failed ({reasons}); "
-                f"the report is in {self.report_dir}"
-            )
-
-
 DEFAULT_SIZES = {"fashion-mnist": (28, 28)}  # (height, width); 128x128 for the others
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def run(
@@ -74,9 +39,11 @@ def run(
     *,
     force: bool = False,
     junit: Path | None = None,
-) -> RunResult:
+) -> BenchmarkRun:
     """Run every stage and write the report. Gate misses and failed rows are in the result
     (``raise_for_outcome``), so a caller can show the table before failing."""
+    from backends.bench.run import finish, new_run_id
+
     run_id = new_run_id()
     with _stage(emit, "dataset", "Dataset") as done:
         dataset = prepare_dataset(ws, pipeline.dataset, emit)
@@ -101,51 +68,13 @@ def run(
         run_id,
         dataset,
         rows,
-        pipeline,
+        pipeline.gates,
         description="pipeline run",
         model=trained.keras,
+        config=asdict(pipeline),
         junit=junit,
         ladder=converted.ladder,
     )
-
-
-def finish(
-    ws: Workspace,
-    run_id: str,
-    dataset: DatasetRecord,
-    rows: list[dict[str, Any]],
-    pipeline: Pipeline,
-    *,
-    description: str,
-    model: ArtifactRecord,
-    junit: Path | None,
-    ladder: list[dict[str, Any]] | None = None,
-) -> RunResult:
-    """Compare with the reference, check gates, write the report, record in the catalog."""
-    from backends.bench.local import check_gates, compare
-    from backends.report import write_report
-
-    compare(rows)
-    failures = check_gates(pipeline.gates, rows)
-    report_dir = ws.root / "reports" / run_id
-    staging = ws.temporary(f"report-{run_id}")  # a killed run never leaves half a report
-    write_report(
-        staging,
-        {
-            "run_id": run_id,
-            "dataset": f"{dataset.name}@{dataset.version}",
-            "model": model.id,
-            "classes": dataset.manifest["classes"],
-            "pipeline": asdict(pipeline),
-            "gate_failures": failures,
-            "ladder": ladder or [],
-        },
-        rows,
-        junit=junit,
-    )
-    ws.place(staging, report_dir)
-    ws.catalog.add_results(run_id, description, rows)
-    return RunResult(run_id, report_dir, rows, failures)
 
 
 def convert_all(
@@ -204,14 +133,14 @@ def bench_all(
     dataset: DatasetRecord,
     pipeline: Pipeline,
     emit: Emit,
-) -> list[dict[str, Any]]:
+) -> list[BenchmarkRow]:
     """One row per artifact x runtime that loads it; the Keras model first (the reference)."""
-    from backends.bench.local import bench_artifact
+    from backends.bench.run import benchmark
 
     return [
-        bench_artifact(ws, artifact, runtime, dataset, pipeline.bench, emit)
+        row
         for artifact in artifacts
-        for runtime in Format.of(artifact).runtimes
+        for row in benchmark(ws, artifact, dataset, pipeline.bench, emit)
     ]
 
 

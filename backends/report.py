@@ -7,38 +7,45 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree as ET
 
-from backends.tasks import TASKS, delta_label, metric_columns, task_of
+from backends.bench.rows import BenchmarkRow, BenchmarkRun
+from backends.tasks import TASKS, delta_label, metric_columns
 
 
-def write_report(
-    directory: Path, run: dict[str, Any], rows: list[dict[str, Any]], junit: Path | None = None
-) -> None:
+def write_report(directory: Path, run: BenchmarkRun, junit: Path | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     from backends.plots import confusion_png
 
-    for row in rows:
-        if row.get("confusion"):
-            row["confusion_png"] = f"confusion-{_slug(row['name'])}.png"
+    data = run.to_json()
+    for row, row_json in zip(run.rows, data["rows"], strict=True):
+        if row.confusion:
+            row_json["confusion_png"] = png_name(row)
             confusion_png(
-                directory / row["confusion_png"],
-                row["confusion"],
-                run["classes"],
-                f"{row['software']} — {row['hardware']}",
+                directory / png_name(row),
+                row.confusion,
+                list(run.classes),
+                f"{row.software} — {row.hardware}",
             )
-    _atomic_write(directory / "results.json", json.dumps({**run, "rows": rows}, indent=1))
-    _atomic_write(directory / "results.md", markdown(run, rows))
+    _atomic_write(directory / "results.json", json.dumps(data, indent=1))
+    _atomic_write(directory / "results.md", markdown(run))
     if junit is not None:
-        _atomic_write(junit, junit_xml(run, rows))
+        _atomic_write(junit, junit_xml(run))
 
 
-def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    classes: list[str] = run.get("classes", [])
-    columns, delta = metric_columns(rows), delta_label(rows)
-    tasks = [t for t in TASKS.values() if any(task_of(r) is t for r in rows)]
-    compared = f" {delta} is against TensorFlow fp32." if any("delta" in r for r in rows) else ""
+def png_name(row: BenchmarkRow) -> str:
+    """The confusion-matrix image of a row, beside results.md."""
+    return f"confusion-{_slug(row.name)}.png"
+
+
+def markdown(run: BenchmarkRun) -> str:
+    rows, classes = run.rows, list(run.classes)
+    names = [r.task for r in rows]
+    columns, delta = metric_columns(names), delta_label(names)
+    tasks = [t for t in TASKS.values() if t.name in names]
+    compared = (
+        f" {delta} is against TensorFlow fp32." if any(r.delta is not None for r in rows) else ""
+    )
     head = [
         "Software",
         "Hardware",
@@ -52,9 +59,9 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         "Status",
     ]
     lines = [
-        f"# mllib run {run['run_id']}",
+        f"# mllib run {run.run_id}",
         "",
-        f"Dataset `{run['dataset']}`; validation split, every image.{compared}",
+        f"Dataset `{run.dataset}`; validation split, every image.{compared}",
         "",
         _table(head, [_main_cells(r, columns) for r in rows]),
         "",
@@ -67,14 +74,14 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             _table(
                 ["Software", "Hardware", *classes],
                 [
-                    [r["software"], r["hardware"], *(_num(r.get(key, {}).get(c)) for c in classes)]
+                    [r.software, r.hardware, *(_num((r.metric(key) or {}).get(c)) for c in classes)]
                     for r in rows
-                    if task_of(r) is task
+                    if r.task == task.name
                 ],
             ),
             "",
         ]
-    converted = [r for r in rows if r.get("fidelity")]
+    converted = [r for r in rows if r.fidelity]
     if converted:
         lines += [
             "## Fidelity against the Keras model",
@@ -91,7 +98,7 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 ],
                 [
                     [
-                        r["software"],
+                        r.software,
                         str(f["images"]),
                         f"{f['max_abs_diff']:.2e}",
                         f"{f['argmax_agreement']:.5%}",
@@ -100,12 +107,12 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                         "yes" if f["passed"] else "**no**",
                     ]
                     for r in converted
-                    for f in [r["fidelity"]]
+                    for f in [r.fidelity or {}]
                 ],
             ),
             "",
         ]
-    ladder = run.get("ladder") or []
+    ladder = run.ladder
     if ladder:
         lines += [
             "## Precision ladder (int8 -> fp16 -> fp32: the fastest that passes is kept)",
@@ -131,13 +138,10 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             "the Keras model on the fidelity images.",
             "",
         ]
-    plots = [r for r in rows if r.get("confusion_png")]
+    plots = [r for r in rows if r.confusion]
     if plots:
         lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]
-        lines += [
-            f"### {r['software']} — {r['hardware']}\n\n![{r['name']}]({r['confusion_png']})\n"
-            for r in plots
-        ]
+        lines += [f"### {r.software} — {r.hardware}\n\n![{r.name}]({png_name(r)})\n" for r in plots]
     lines += [
         " ".join(t.note for t in tasks) + " p50/p99 are inference-only latency after warm-up; "
         "inference time is the end-to-end mean per call (input conversion, inference, argmax); "
@@ -147,40 +151,37 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _main_cells(row: dict[str, Any], columns: list[tuple[str, str]]) -> list[str]:
-    latency, e2e = row.get("latency") or {}, row.get("end_to_end") or {}
-    status = "ok" if row.get("status") == "ok" else f"failed: {row.get('error', '')}"
-    size = row.get("size_bytes")
+def _main_cells(row: BenchmarkRow, columns: list[tuple[str, str]]) -> list[str]:
+    status = "ok" if row.ok else f"failed: {row.error or ''}"
     return [
-        row["software"],
-        row["hardware"],
-        str(row.get("images", "-")),
-        *(_num(row.get(key)) for key, _ in columns),
-        _num(row.get("delta"), signed=True),
-        _num(latency.get("p50_ms"), 2),
-        _num(latency.get("p99_ms"), 2),
-        _num(e2e.get("mean_ms"), 2),
-        "-" if size is None else f"{size / 1e6:.2f}",
+        row.software,
+        row.hardware,
+        "-" if row.images is None else str(row.images),
+        *(_num(row.metric(key)) for key, _ in columns),
+        _num(row.delta, signed=True),
+        _num(row.latency.p50_ms if row.latency else None, 2),
+        _num(row.latency.p99_ms if row.latency else None, 2),
+        _num(row.end_to_end.mean_ms if row.end_to_end else None, 2),
+        f"{row.size_bytes / 1e6:.2f}",
         status,
     ]
 
 
-def junit_xml(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def junit_xml(run: BenchmarkRun) -> str:
     """One test case per row; a failed row or a missed gate is a failure."""
-    failures = run.get("gate_failures", [])
-    suite = ET.Element("testsuite", name=f"mllib {run['run_id']}", tests=str(len(rows)))
+    suite = ET.Element("testsuite", name=f"mllib {run.run_id}", tests=str(len(run.rows)))
     failed = 0
-    for row in rows:
+    for row in run.rows:
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=row["hardware"],
-            name=row["software"],
-            time=f"{(row.get('end_to_end') or {}).get('mean_ms', 0) / 1000:.6f}",
+            classname=row.hardware,
+            name=row.software,
+            time=f"{(row.end_to_end.mean_ms if row.end_to_end else 0) / 1000:.6f}",
         )
-        reasons = [f for f in failures if f.startswith(f"{row['software']} on")]
-        if row.get("status") != "ok":
-            reasons.append(row.get("error", "failed"))
+        reasons = [f for f in run.gate_failures if f.startswith(f"{row.software} on")]
+        if not row.ok:
+            reasons.append(row.error or "failed")
         if reasons:
             failed += 1
             ET.SubElement(case, "failure", message="; ".join(reasons))

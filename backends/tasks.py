@@ -58,13 +58,13 @@ def task_of(record: Mapping[str, Any]) -> Task:
     return TASKS[name]
 
 
-def metric_columns(rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """The metric columns a table of ``rows`` needs: each task's present, in TASKS order."""
-    present = {task_of(row).name for row in rows} or {SEGMENTATION.name}
+def metric_columns(tasks: Iterable[str]) -> list[tuple[str, str]]:
+    """The metric columns a table of rows of these tasks needs, in TASKS order."""
+    present = set(tasks) or {SEGMENTATION.name}
     return [column for task in TASKS.values() if task.name in present for column in task.metrics]
 
 
-def delta_label(rows: Iterable[Mapping[str, Any]]) -> str:
+def delta_label(tasks: Iterable[str]) -> str:
     """``ΔmIoU`` or ``ΔTop-1`` when the rows share a task; ``Δ`` when they mix."""
-    present = {task_of(row) for row in rows}
+    present = {TASKS[name] for name in tasks}
     return f"Δ{present.pop().primary_label}" if len(present) == 1 else "Δ"

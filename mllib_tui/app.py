@@ -19,20 +19,20 @@ from textual.worker import WorkerState, get_current_worker
 from backends import events as ev
 from backends.errors import Cancelled, MllibError
 from backends.formats import KERAS_KIND
-from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace, default_root
 from mllib_tui import jobs, state
 from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
 from mllib_tui.screens.board import BoardScreen
 from mllib_tui.screens.dashboard import Dashboard
 from mllib_tui.screens.modals import Confirm, ConvertForm, DeployForm, Help, TrainForm
-from mllib_tui.widgets.panes import BoardsPane, ConversionsPane, DatasetsPane, TrainingPane
+from mllib_tui.widgets.panes import ConversionsPane
 
 KEYMAP = Path("~/.config/mllib/keymap.toml")
 
 
 class MllibApp(App[None]):
     TITLE = "mllib"
+    CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("r", "demo", "Demo", id="demo", tooltip="Run the demo pipeline on this machine"),
         Binding("t", "train", "Train", id="train", tooltip="Train a UNet on a dataset"),
@@ -56,17 +56,14 @@ class MllibApp(App[None]):
         self.pipeline_file = pipeline
         self.ws: Workspace | None = None
         self.snapshot = state.Snapshot()
-        self.board_states: dict[str, str] = {}
-        self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
         self.conversions: deque[tuple[str, jobs.Work]] = deque()  # waiting their turn
         self.converting: str | None = None  # the one conversion running (they run one by one)
-        self.last_error: str | None = None  # stays on the status line until the next job
         self.quitting = False
 
     # -- start-up ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.push_screen(Dashboard())
+        self.push_screen(Dashboard(self.root.name))
         self._load_keymap()
         # After the first refresh: rows reaching a DataTable before it is mounted can keep
         # their columns at header width.
@@ -99,33 +96,13 @@ class MllibApp(App[None]):
 
     @on(WorkspaceLoaded)
     def show_workspace(self, message: WorkspaceLoaded) -> None:
-        snap = self.snapshot = message.snapshot
-        board = self.dashboard
-        board.query_one(DatasetsPane).show(snap.datasets)
-        focus = snap.focus_dataset()
-        board.query_one(TrainingPane).expect(task_of(focus.manifest) if focus else SEGMENTATION)
-        board.query_one(ConversionsPane).show(snap, self.queued)
-        board.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)
-        if self.last_error:
-            board.status(self.last_error, "red")
-        elif snap.problem:
-            board.status(snap.problem, "red")
-        elif not snap.datasets:
-            board.status(
-                "Empty workspace: press r to run the demo (synthetic dataset, UNet, "
-                "conversions, benchmark on this machine)."
-            )
-        else:
-            board.status(
-                f"{self.root.name}: {len(snap.datasets)} dataset(s), {len(snap.models)} "
-                f"model(s), {len(snap.converted)} conversion(s), {len(snap.boards)} "
-                "board(s)"
-            )
+        self.snapshot = message.snapshot
+        self.dashboard.show_workspace(message.snapshot)
         self.refresh_bindings()
 
     # -- running engine work ----------------------------------------------------------------
 
-    def start(self, job: str, work_: jobs.Work, group: str) -> None:
+    def start(self, job: str, work_: jobs.Work, group: str, board: str | None = None) -> None:
         """Run engine work in a thread; its events come back as ``EngineEvent`` messages."""
 
         def run() -> None:
@@ -143,51 +120,27 @@ class MllibApp(App[None]):
                 error = str(exc)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            self.post_message(JobEnded(job, error))
+            self.post_message(JobEnded(job, error, board))
 
-        self.last_error = None
+        self.dashboard.on_job_started()
         self.run_worker(run, thread=True, group=group, name=job, exit_on_error=False)
         self.refresh_bindings()
 
     @on(EngineEvent)
     def route(self, message: EngineEvent) -> None:
-        event, dashboard = message.event, self.dashboard
-        training = dashboard.query_one(TrainingPane)
-        if event.stage == "train":
-            if isinstance(event, ev.StageStarted):
-                training.start(f"{event.title}…")
-            elif isinstance(event, ev.Progress):
-                training.progress(event.done, event.total, event.message)
-            elif isinstance(event, ev.Metric) and event.epoch is not None:
-                training.metric(event.name, event.value, event.epoch)
-            elif isinstance(event, ev.StageFinished):
-                training.finish(f"Training {event.status} in {event.seconds:.0f} s {event.detail}")
-        if isinstance(event, ev.Progress) and event.stage != "train":
-            total = f"/{event.total:.0f}" if event.total else ""
-            dashboard.status(f"{event.stage}: {event.done:.0f}{total} {event.unit} {event.message}")
-            if event.stage.startswith("deploy "):
-                board = event.stage.removeprefix("deploy ")
-                self._board_state(board, f"deploying {event.done / (event.total or 1):.0%}")
-        elif isinstance(event, ev.Error) and event.stage.endswith("/probe"):
-            self._board_state(event.stage.split("/")[0], "offline")
-            dashboard.status(event.message)
-        elif isinstance(event, ev.Log | ev.Error):
-            dashboard.status(f"{event.stage}: {event.message}")
-        elif isinstance(event, ev.StageFinished | ev.ArtifactWritten):
+        """Every screen that shows engine work gets the event; each updates its own widgets."""
+        if isinstance(message.event, ev.StageFinished | ev.ArtifactWritten):
             self.reload()
-        elif isinstance(event, ev.Result) and event.stage in ("probe", "deploy"):
-            self._board_state(event.name, "online")
         for screen in self.screen_stack:
-            if isinstance(screen, BoardScreen):
-                screen.on_engine(event)
+            if isinstance(screen, Dashboard | BoardScreen):
+                screen.on_engine(message.event)
 
     @on(JobEnded)
     def job_ended(self, message: JobEnded) -> None:
-        if message.job.startswith("convert:"):
-            self.queued.pop(message.job, None)
-            if message.job == self.converting:
-                self.converting = None
-                self._next_conversion()
+        if message.job == self.converting:
+            self.converting = None
+            self.dashboard.show_conversion(message.job, None)
+            self._next_conversion()
         if message.error:
             self.notify(
                 message.error,
@@ -196,26 +149,13 @@ class MllibApp(App[None]):
                 timeout=15,
                 markup=False,
             )
-            self.last_error = f"{message.job}: {message.error}"
-            for screen in self.screen_stack:
-                if isinstance(screen, BoardScreen) and message.job.endswith(screen.board):
-                    screen.board_lost(message.error)
+        for screen in self.screen_stack:
+            if isinstance(screen, Dashboard | BoardScreen):
+                screen.on_job_ended(message.job, message.error, message.board)
         if self.quitting and not self.running(excluding=message.job):
             self.exit()
             return
-        if message.job.startswith(("bench:", "deploy:")):
-            board = message.job.split(":", 1)[1]
-            self._board_state(
-                board, "offline" if message.error and "board" in message.error else "online"
-            )
         self.reload()
-
-    def _board_state(self, board: str, text: str) -> None:
-        self.board_states[board] = text
-        snap = self.snapshot
-        self.dashboard.query_one(BoardsPane).show(
-            snap.boards, snap.probes, self.board_states, snap.last_p50
-        )
 
     def running(self, group: str | None = None, excluding: str | None = None) -> bool:
         return any(
@@ -288,12 +228,11 @@ class MllibApp(App[None]):
     def _show_conversion(self, job: str, state: str) -> None:
         _, model, target = job.split(":", 2)
         fmt, _, precision = target.partition(":")
-        self.queued[job] = ("…", model, fmt, precision, state, "-")
-        self.dashboard.query_one(ConversionsPane).show(self.snapshot, self.queued)
+        self.dashboard.show_conversion(job, ("…", model, fmt, precision, state, "-"))
 
     def action_cancel(self) -> None:
         for job, _ in self.conversions:  # not started: dropped
-            self.queued.pop(job, None)
+            self.dashboard.show_conversion(job, None)
         self.conversions.clear()
         self.workers.cancel_group(self, "train")
         self.workers.cancel_group(self, "convert")
@@ -302,7 +241,7 @@ class MllibApp(App[None]):
 
     def action_probe(self) -> None:
         for board in self.snapshot.boards:
-            self._board_state(board.name, "probing")
+            self.dashboard.board_state(board.name, "probing")
         assert self.ws is not None
         self.start("probe", jobs.probe(self.ws, self.devices), group="boards")
 
@@ -317,11 +256,12 @@ class MllibApp(App[None]):
                 return
             assert self.ws is not None
             for name in boards:
-                self._board_state(name, "deploying")
+                self.dashboard.board_state(name, "deploying")
                 self.start(
                     f"deploy:{name}",
                     jobs.deploy(self.ws, self.devices, artifact, name),
                     group="boards",
+                    board=name,
                 )
 
         label = f"{artifact.kind} {artifact.meta.get('precision', 'fp32')} (artifact {artifact.id})"
@@ -350,10 +290,13 @@ class MllibApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, BoardScreen) and screen.board == board:
                 screen.plan(artifacts)
-        self._board_state(board, "busy")
+        self.dashboard.board_state(board, "busy")
         assert self.ws is not None
         self.start(
-            f"bench:{board}", jobs.bench(self.ws, self.devices, board, artifacts), group="boards"
+            f"bench:{board}",
+            jobs.bench(self.ws, self.devices, board, artifacts),
+            group="boards",
+            board=board,
         )
 
     def _selected(self, kind: str | None) -> Any:

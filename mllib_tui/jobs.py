@@ -4,6 +4,7 @@ app runs in thread workers. The same engine functions as the CLI; nothing here t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def probe(ws: Workspace, devices: Path | None) -> Work:
             if isinstance(outcome, BaseException):
                 emit(
                     ev.Error(
-                        stage=f"{name}/probe",
+                        stage="probe",
+                        board=name,
                         message=str(outcome),
                         error_type=type(outcome).__name__,
                     )
@@ -89,29 +91,28 @@ def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[Artif
     """Each artifact on ``board`` with a short protocol; recorded like a CLI run."""
 
     def work(emit: ev.Emit) -> None:
-        from backends.boards import fleet
+        from backends.bench.run import benchmark, finish, new_run_id
         from backends.boards.inventory import load_inventory
-        from backends.config import BenchStep, Pipeline
-        from backends.pipeline import finish, new_run_id
+        from backends.config import BenchStep, Gates
 
         inventory = load_inventory(devices, ws.root)
         step = BenchStep(**APP_BENCH)
         for artifact in artifacts:
             dataset = ws.catalog.dataset_by_id(artifact.dataset_id)
             run_id = new_run_id()
-            rows = asyncio.run(
-                fleet.bench_run(
-                    ws, inventory, artifact, [board], None, None, dataset, step, emit, run_id=run_id
-                )
-            )
+            rows = benchmark(
+                ws, artifact, dataset, step, emit, boards=[board], inventory=inventory,
+                run_id=run_id,
+            )  # fmt: skip
             finish(
                 ws,
                 run_id,
                 dataset,
                 rows,
-                Pipeline(bench=step),
+                Gates(),
                 description=f"app: bench on {board}",
                 model=artifact,
+                config={"bench": dataclasses.asdict(step)},
                 junit=None,
             ).raise_for_outcome()
 

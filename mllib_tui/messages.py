@@ -33,9 +33,11 @@ class WorkspaceLoaded(Message):
 
 
 class JobEnded(Message):
-    """A worker finished: ``error`` is the one-line reason when it failed."""
+    """A worker finished: ``error`` is the one-line reason when it failed; ``board`` is the
+    board the job worked on, if it was one board's."""
 
-    def __init__(self, job: str, error: str | None) -> None:
+    def __init__(self, job: str, error: str | None, board: str | None = None) -> None:
         super().__init__()
         self.job = job
         self.error = error
+        self.board = board

@@ -63,10 +63,16 @@ def _events(stdout: str) -> list[ev.Event]:
     return [ev.decode(line) for line in stdout.splitlines()]
 
 
+def _request(**fields: object) -> str:
+    """One request, as the workstation sends it: a JSON line on the agent's stdin."""
+    return json.dumps(fields) + "\n"
+
+
 def test_probe_without_numpy_or_runtimes(agent: Path, tmp_path: Path) -> None:
     """A bare interpreter (no site packages) still probes: stdlib only."""
     out = subprocess.run(
-        [sys.executable, "-I", "-S", str(agent), "probe", str(tmp_path)],
+        [sys.executable, "-I", "-S", str(agent)],
+        input=_request(command="probe", workdir=str(tmp_path)),
         capture_output=True,
         text=True,
         check=True,
@@ -100,7 +106,11 @@ def test_agent_on_python_38_with_tflite_runtime(
     python = str(venv / "bin" / "python")
     probe = _events(
         subprocess.run(
-            [python, str(agent), "probe", str(tmp_path)], capture_output=True, text=True, check=True
+            [python, str(agent)],
+            input=_request(command="probe", workdir=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     )[0]
     assert probe.data["python"].startswith("3.8")
@@ -125,26 +135,16 @@ def test_agent_on_python_38_with_tflite_runtime(
             }
         )
     )
+    protocol = {"warmup_runs": 1, "warmup_seconds": 0, "min_runs": 3, "min_seconds": 0}
     out = subprocess.run(
-        [
-            python,
-            str(agent),
-            "bench",
-            "--model",
-            str(ws.verify(model)),
-            "--runtime",
-            "litert",
-            "--split",
-            str(split),
-            "--runs",
-            "3",
-            "--seconds",
-            "0",
-            "--warmup-runs",
-            "1",
-            "--warmup-seconds",
-            "0",
-        ],
+        [python, str(agent)],
+        input=_request(
+            command="bench",
+            model=str(ws.verify(model)),
+            runtime="litert",
+            split=str(split),
+            protocol=protocol,
+        ),
         capture_output=True,
         text=True,
     )
@@ -159,19 +159,10 @@ def test_a_python_without_numpy_is_told_what_to_install(agent: Path, tmp_path: P
     manifest = tmp_path / "split.json"
     manifest.write_text(json.dumps({"classes": ["a"], "ignore": 255, "shards": []}))
     out = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            str(agent),
-            "bench",
-            "--model",
-            "m",
-            "--runtime",
-            "litert",
-            "--split",
-            str(manifest),
-        ],
+        [sys.executable, "-I", "-S", str(agent)],
+        input=_request(
+            command="bench", model="m", runtime="litert", split=str(manifest), protocol={}
+        ),
         capture_output=True,
         text=True,
     )
@@ -185,19 +176,23 @@ def test_sigterm_ends_the_agent_cleanly(agent: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "split.json"
     manifest.write_text(json.dumps({"classes": ["a"], "ignore": 255, "shards": []}))
     slow = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; sys.argv = ['agent', 'receive', '--path', '/dev/zero', "
-            f"'--sha256', '0' * 64, '--store', {str(tmp_path / 'store')!r}, "
-            "'--size', '1' + '0' * 18];"
-            f"sys.path.insert(0, {str(agent)!r});"
-            "from backends.agent.__main__ import main; sys.exit(main())",
-        ],
+        [sys.executable, str(agent)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert slow.stdin is not None
+    slow.stdin.write(
+        _request(
+            command="receive",
+            path="/dev/zero",
+            sha256="0" * 64,
+            store=str(tmp_path / "store"),
+            size=10**18,
+        )
+    )
+    slow.stdin.flush()
     time.sleep(1.0)  # hashing /dev/zero never ends
     slow.send_signal(signal.SIGTERM)
     stdout, stderr = slow.communicate(timeout=10)
@@ -210,7 +205,8 @@ def test_closed_stdout_is_not_an_error(agent: Path, tmp_path: Path) -> None:
     read, write = os.pipe()
     os.close(read)  # nobody listens: the connection is gone
     out = subprocess.run(
-        [sys.executable, str(agent), "probe", str(tmp_path)],
+        [sys.executable, str(agent)],
+        input=_request(command="probe", workdir=str(tmp_path)),
         stdout=write,
         stderr=subprocess.PIPE,
         text=True,

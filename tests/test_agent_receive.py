@@ -40,12 +40,12 @@ def _receive(tmp: Path, data: bytes, name: str = "model.tflite", slot: str | Non
     incoming = tmp / "store" / f".tmp-{sha[:8]}"
     incoming.mkdir(parents=True, exist_ok=True)
     (incoming / name).write_bytes(data)
-    args = ["receive", "--path", str(incoming / name), "--sha256", sha]
-    args += ["--store", str(tmp / "store" / sha), "--size", str(len(data))]
-    args += ["--slot", str(tmp / "deployed" / slot)] if slot else []
+    request = {"command": "receive", "path": str(incoming / name), "sha256": sha}
+    request |= {"store": str(tmp / "store" / sha), "size": len(data)}
+    request |= {"slot": str(tmp / "deployed" / slot)} if slot else {}
     out = io.StringIO()
     with redirect_stdout(out):
-        status = main(args)
+        status = main(io.StringIO(json.dumps(request)))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     return {"status": status, "events": lines}
 
@@ -76,7 +76,7 @@ def test_a_second_deploy_keeps_the_first_as_previous_and_rollback_is_durable(
     assert (slot / "previous" / "model.tflite").read_bytes() == b"old model"
     journal.clear()
     with redirect_stdout(io.StringIO()):
-        assert main(["rollback", "--slot", str(slot)]) == 0
+        assert main(io.StringIO(json.dumps({"command": "rollback", "slot": str(slot)}))) == 0
     assert (slot / "current" / "model.tflite").read_bytes() == b"old model"
     assert journal == [
         ("rename", str(slot / "current")),
@@ -104,9 +104,13 @@ def test_damaged_bytes_are_refused_and_not_kept(tmp_path: Path) -> None:
     out = io.StringIO()
     with redirect_stdout(out):
         status = main(
-            ["receive", "--path", str(incoming / "m.tflite"), "--sha256", sha,
-             "--store", str(tmp_path / "store" / sha), "--size", "8",
-             "--slot", str(tmp_path / "deployed" / "s")]
+            io.StringIO(
+                json.dumps(
+                    {"command": "receive", "path": str(incoming / "m.tflite"), "sha256": sha,
+                     "store": str(tmp_path / "store" / sha), "size": 8,
+                     "slot": str(tmp_path / "deployed" / "s")}
+                )
+            )
         )  # fmt: skip
     assert status == 3
     (error,) = [json.loads(line) for line in out.getvalue().splitlines()]

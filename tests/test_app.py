@@ -135,7 +135,7 @@ async def test_failing_conversion_is_reported_and_the_app_stays_usable(app_ws: P
         (app_ws / model.path).write_bytes(b"damaged")  # the conversion will refuse it
         await pilot.press("c")
         await pilot.click("#queue")
-        job = next(iter(app.queued))
+        job = next(iter(app.dashboard.queued))
         await wait_for(pilot, lambda: seen.ended(job) is not None)
         assert "does not match the catalog's sha256" in seen.ended(job).error
         assert "does not match" in str(app.dashboard.query_one("#status").render())
@@ -232,7 +232,8 @@ async def test_engine_and_board_messages_are_shown_as_text_not_markup(tmp_path: 
         await wait_for(pilot, lambda: "Empty workspace" in status())  # loaded: nothing overwrites
         app.post_message(
             EngineEvent(
-                ev.Error(stage="local/bench", message=hostile, error_type="StageFailed"), "x"
+                ev.Error(stage="bench", board="local", message=hostile, error_type="StageFailed"),
+                "x",
             )
         )
         await wait_for(pilot, lambda: hostile in status(), 10)
@@ -240,9 +241,12 @@ async def test_engine_and_board_messages_are_shown_as_text_not_markup(tmp_path: 
         await wait_for(pilot, lambda: f"bench:local: {hostile}" in status(), 10)
         app.push_screen(BoardScreen("local", None, {"arch": hostile, "modules": {}}))
         await pilot.pause(0.2)
-        row = {"artifact": 1, "runtime": "litert", "software": hostile, "status": "failed",
-               "error": hostile, "board": "local"}  # fmt: skip
-        app.post_message(EngineEvent(ev.Result(stage="bench", name="r", data=row), "bench:local"))
+        row = {"name": "r", "task": "segmentation", "software": hostile, "runtime": "litert",
+               "precision": "fp32", "format": "tflite", "artifact": 1, "size_bytes": 1,
+               "hardware": hostile, "machine": {}, "status": "failed", "error": hostile,
+               "board": "local"}  # fmt: skip
+        result = ev.Result(stage="bench", name="r", data=row, board="local")
+        app.post_message(EngineEvent(result, "bench:local"))
         await pilot.pause(0.2)
         (shown,) = rows(app.screen.query_one("#bench", DataTable))
         rendered = [Text.from_markup(shown[i]).plain for i in (0, -1)]  # as the table draws it
@@ -267,7 +271,8 @@ async def test_conversions_queue_and_run_one_at_a_time(app_ws: Path) -> None:
             await pilot.click("#queue")
         first, second = f"convert:{model}:tflite:fp16", f"convert:{model}:onnx:fp32"
         assert app.converting == first and [job for job, _ in app.conversions] == [second]
-        assert app.queued[second][4] == "queued" and app.queued[first][4] == "running"
+        queued = app.dashboard.queued
+        assert queued[second][4] == "queued" and queued[first][4] == "running"
         most = 0
         for _ in range(3000):
             running = [w for w in app.workers if w.group == "convert"]

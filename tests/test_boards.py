@@ -230,7 +230,7 @@ def test_killed_mid_bench_keeps_partial_results_and_retry_finishes(env: Env, fle
     )
     for line in bench.stdout:  # alpha runs first and finishes; beta dies in the middle
         event = ev.decode(line)
-        if isinstance(event, ev.StageStarted) and event.stage == "beta/bench":
+        if isinstance(event, ev.StageStarted) and (event.board, event.stage) == ("beta", "bench"):
             fleet.boards["beta"].kill()
             break
     try:

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from backends.bench.protocol import Latency
+from backends.bench.rows import BenchmarkRow
 from backends.workspace import Workspace
 from mllib_tui.app import MllibApp
 from mllib_tui.screens.board import BoardScreen
@@ -76,20 +78,29 @@ def _workspace(root: Path) -> Path:
     return root
 
 
-def _row(software: str, runtime: str, artifact: int, p50: float) -> dict:
-    return {
-        "software": software,
-        "runtime": runtime,
-        "artifact": artifact,
-        "images": 64,
-        "pixel_accuracy": 0.982,
-        "similarity": 0.8134,
-        "miou": 0.8468,
-        "status": "ok",
-        "latency": {"p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.4},
-        "confusion": CONFUSION,
-        "board": "rpi4",
-    }
+def _row(software: str, runtime: str, artifact: int, p50: float) -> BenchmarkRow:
+    latency = Latency(50, p50, 0.1, p50, p50 * 1.1, p50 * 1.4, p50, p50 * 1.5, 1000 / p50)
+    return BenchmarkRow(
+        name=f"rpi4-{runtime}",
+        task="segmentation",
+        software=software,
+        runtime=runtime,
+        precision=software.rsplit(" ", 1)[-1],
+        format=runtime,
+        artifact=artifact,
+        size_bytes=1,
+        hardware="rpi4: aarch64",
+        machine={},
+        board="rpi4",
+        images=64,
+        latency=latency,
+        figures={
+            "pixel_accuracy": 0.982,
+            "similarity": 0.8134,
+            "miou": 0.8468,
+            "confusion": CONFUSION,
+        },
+    )
 
 
 async def _settled(pilot) -> None:

@@ -31,7 +31,7 @@ def probe(workdir: str) -> dict[str, Any]:
         "memory_mb": _meminfo("MemTotal"),
         **memory_state(),
         "disk_free_mb": shutil.disk_usage(workdir if os.path.isdir(workdir) else ".").free >> 20,
-        "temperature_c": _temperature(),
+        "temperature_c": temperature(),
         "kernel": platform.release(),
     }
 
@@ -121,6 +121,13 @@ def memory_state() -> dict[str, int | None]:
     }
 
 
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def _meminfo(key: str) -> int | None:
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith(key + ":"):
@@ -128,7 +135,8 @@ def _meminfo(key: str) -> int | None:
     return None
 
 
-def _temperature() -> float | None:
+def temperature() -> float | None:
+    """The hottest thermal zone, in degrees Celsius (None where none is readable)."""
     temps = []
     for path in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
         try:

@@ -1,4 +1,4 @@
-"""Benchmark rows: one artifact on one runtime, each in its own guard, compared to the reference.
+"""Rows measured on this machine: one artifact on one runtime, each in its own guard.
 
 A row that fails (the runtime is missing, the file is damaged, the shapes disagree) becomes a row
 with ``status: failed`` and the reason, never a crashed table.
@@ -6,12 +6,13 @@ with ``status: failed`` and the reason, never a crashed table.
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from typing import Any
 
-from backends.bench.protocol import benchmark, inference_latency
+from backends.bench.protocol import inference_latency, measure
+from backends.bench.rows import BenchmarkRow
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep, Gates
+from backends.config import BenchStep
 from backends.datasets.shards import split
 from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter, Result
@@ -41,7 +42,7 @@ def bench_artifact(
     *,
     stage: str = "bench",
     guard: bool = True,
-) -> dict[str, Any]:
+) -> BenchmarkRow:
     """One row. With ``guard`` (pipelines) any failure becomes a failed row; without it (one
     artifact from the command line) bad input — a damaged file, a missing runtime — is raised."""
     check_sizes(artifact, dataset)
@@ -61,26 +62,26 @@ def bench_artifact(
                 f"artifact {artifact.id} takes {loaded.input_size} images but "
                 f"dataset {dataset.name} has {expected}"
             )
-
-        row.update(runtime_version=loaded.version, threads=loaded.threads, options=loaded.options)
-        row.update(
-            benchmark(
+        row = dataclasses.replace(
+            row, runtime_version=loaded.version, threads=loaded.threads, options=loaded.options
+        ).measured(
+            measure(
                 loaded,
                 val,
                 step,
                 classes=dataset.manifest["classes"],
                 ignore=dataset.manifest["ignore"],
-                task=row["task"],
-                on_images=lambda n: progress.advance(n, row["software"]),
+                task=row.task,
+                on_images=lambda n: progress.advance(n, row.software),
             )
         )
     except BadInput as exc:
         if not guard:
             raise
-        row.update(status="failed", error=_first_line(exc))
+        row = row.failed("failed", _first_line(exc))
     except Exception as exc:  # the guard: one failing row never sinks the table
-        row.update(status="failed", error=_first_line(exc))
-    emit(Result(stage=stage, name=row["name"], data=row))
+        row = row.failed("failed", _first_line(exc))
+    emit(Result(stage=stage, name=row.name, data=row.to_json()))
     return row
 
 
@@ -111,72 +112,25 @@ def check_sizes(artifact: ArtifactRecord, dataset: DatasetRecord) -> None:
 
 def row_header(
     artifact: ArtifactRecord, runtime: str, machine: dict[str, Any], board: str | None = None
-) -> dict[str, Any]:
+) -> BenchmarkRow:
     """What every row says about itself; the Hardware column names the board, if any."""
     precision = artifact.meta.get("precision", "fp32")
     hardware = hardware_label(machine)
-    row: dict[str, Any] = {
-        "name": f"{runtime}-{precision}" if board is None else f"{board}-{runtime}-{precision}",
-        "task": task_of(artifact.meta).name,
-        "software": software_label(runtime, precision),
-        "runtime": runtime,
-        "precision": precision,
-        "format": artifact.kind,
-        "artifact": artifact.id,
-        "size_bytes": artifact.size,
-        "hardware": hardware if board is None else f"{board}: {hardware}",
-        "machine": machine,
-        "status": "ok",
-        "date": time.time(),
-    }
-    if board is not None:
-        row["board"] = board
-    if "fidelity" in artifact.meta:
-        row["fidelity"] = artifact.meta["fidelity"]
-    return row
-
-
-def compare(rows: list[dict[str, Any]]) -> None:
-    """Add ``delta``, the change of the task's headline metric (mIoU, top-1) against the
-    reference row (the Keras model on TensorFlow, on this workstation), in place; without a
-    reference row there is nothing to compare against."""
-    reference = next(
-        (
-            r
-            for r in rows
-            if r["format"] == "model" and r["runtime"] == "tensorflow" and "board" not in r
-        ),
-        None,
+    return BenchmarkRow(
+        name=f"{runtime}-{precision}" if board is None else f"{board}-{runtime}-{precision}",
+        task=task_of(artifact.meta).name,
+        software=software_label(runtime, precision),
+        runtime=runtime,
+        precision=precision,
+        format=artifact.kind,
+        artifact=artifact.id,
+        size_bytes=artifact.size,
+        hardware=hardware if board is None else f"{board}: {hardware}",
+        machine=machine,
+        board=board,
+        fidelity=artifact.meta.get("fidelity"),
     )
-    for row in rows:
-        key = task_of(row).primary
-        if reference is not None and None not in (row.get(key), reference.get(key)):
-            row["delta"] = round(row[key] - reference[key], 6)
-
-
-def check_gates(gates: Gates, rows: list[dict[str, Any]]) -> list[str]:
-    floors = {
-        "miou": gates.min_miou,
-        "pixel_accuracy": gates.min_pixel_accuracy,
-        "accuracy": gates.min_accuracy,
-    }
-    failures = []
-    for row in (r for r in rows if r.get("status") == "ok"):
-        where = f"{row['software']} on {row['hardware']}"
-        task = task_of(row)
-        for key, floor in floors.items():
-            value = row.get(key)
-            if floor is not None and (value is None or value < floor):
-                failures.append(f"{where}: {key} {_show(value)} < {floor}")
-        drop = -row.get("delta", 0.0)
-        if gates.max_drop is not None and drop > gates.max_drop:
-            failures.append(f"{where}: {task.primary_label} drop {drop:.4f} > {gates.max_drop}")
-    return failures
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-def _show(value: float | None) -> str:
-    return "none" if value is None else f"{value:.4f}"

@@ -90,7 +90,7 @@ def inference_latency(runtime: LoadedModel, sample: np.ndarray, protocol: Protoc
     return Latency.from_seconds(time_calls(lambda: runtime.run(prepared), protocol), len(sample))
 
 
-def benchmark(
+def measure(
     runtime: LoadedModel,
     split: Split,
     protocol: Protocol,

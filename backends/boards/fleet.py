@@ -14,15 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from backends import events as ev
-from backends.bench.local import check_sizes, row_header
 from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession, Signer
-from backends.boards.transport import BoardLost, open_transport
-from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep, out_of_range
-from backends.errors import BadInput, Interrupted
-from backends.formats import Format
-from backends.tensorrt.boards import check_engine
+from backends.boards.transport import open_transport
+from backends.catalog import ArtifactRecord
+from backends.config import out_of_range
+from backends.errors import BadInput
 from backends.workspace import Workspace
 
 T = TypeVar("T")
@@ -75,8 +72,28 @@ async def probe(
     for name, facts in results.items():
         if not isinstance(facts, BaseException):
             ws.catalog.add_probe(name, facts)
-            emit(ev.Result(stage="probe", name=name, data=facts))
+            emit(ev.Result(stage="probe", name=name, data=facts, board=name))
     return results
+
+
+async def monitor(
+    inventory: Inventory,
+    board: Board,
+    emit: ev.Emit,
+    *,
+    seconds: float | None,
+    interval: float,
+    until: asyncio.Event | None = None,
+) -> None:
+    """Stream a board's temperature, memory and load (``Metric`` events) until ``seconds``
+    pass, ``until`` is set, or the caller is cancelled; nothing stays running on the board."""
+    request = {"command": "monitor", "interval": interval, "seconds": seconds}
+    held = until or asyncio.Event()  # stdin stays open: closing it is how the agent is stopped
+    outcome = await each_board(
+        [board], inventory, lambda session: session.run_agent(request, emit, held), limit=1
+    )
+    if isinstance(outcome[board.name], BaseException):
+        raise outcome[board.name]
 
 
 def default_slot(artifact: ArtifactRecord) -> str:
@@ -107,7 +124,9 @@ async def deploy(
             now = await session.rollback(slot)
             return {"action": "rolled back", "sha256": now, "seconds": time.monotonic() - start}
         assert local is not None
-        progress = ev.ProgressReporter(emit, f"deploy {session.board.name}", artifact.size, "bytes")
+        progress = ev.ProgressReporter(
+            emit, "deploy", artifact.size, "bytes", board=session.board.name
+        )
         changed = await session.deploy(
             local,
             artifact.sha256,
@@ -130,127 +149,7 @@ async def deploy(
                     stage="deploy",
                     name=name,
                     data={**outcome, "slot": slot, "artifact": artifact.id},
+                    board=name,
                 )
             )
     return results
-
-
-async def bench(
-    ws: Workspace,
-    inventory: Inventory,
-    artifact: ArtifactRecord,
-    boards: list[Board],
-    runtimes: list[str] | None,
-    dataset: DatasetRecord,
-    step: BenchStep,
-    emit: ev.Emit,
-    *,
-    run_id: str,
-    kept: list[dict[str, Any]],
-    limit: int = 8,
-) -> list[dict[str, Any]]:
-    """One row per board x runtime; ``kept`` rows (from an interrupted run) are not rerun."""
-    check_sizes(artifact, dataset)
-    fmt = Format.of(artifact)
-    names = runtimes or list(fmt.runtimes)
-    local = ws.verify(artifact)
-    root = ws.path(dataset.path)
-    split = {**dataset.manifest, "shards": dataset.manifest["splits"]["val"]["shards"]}
-    done = {(r["board"], r["runtime"]) for r in kept if r["status"] == "ok"}
-
-    fingerprint = artifact.meta.get("fingerprint") if artifact.kind == "tensorrt" else None
-    finished: dict[str, list[dict[str, Any]]] = {board.name: [] for board in boards}
-
-    async def work(session: BoardSession) -> None:
-        rows = finished[session.board.name]  # kept whatever happens to the board later
-        for runtime in names:
-            if (session.board.name, runtime) in done:
-                continue
-            try:
-                if fingerprint is not None:
-                    await check_engine(session, artifact)
-                data = await session.bench(
-                    local, artifact.sha256, runtime, root, split, step, emit, fingerprint
-                )
-                row = row_header(artifact, runtime, data["machine"], session.board.name)
-                row.update(data)
-            except BoardLost as exc:
-                rows += [
-                    _failed(artifact, r, session.board.name, "interrupted", str(exc))
-                    for r in names[names.index(runtime) :]
-                    if (session.board.name, r) not in done
-                ]
-                break
-            except Exception as exc:  # this runtime failed there: a row, and the board goes on
-                row = _failed(artifact, runtime, session.board.name, "failed", str(exc))
-            emit(ev.Result(stage="bench", name=row["name"], data=row))
-            rows.append(row)
-
-    results = await each_board(boards, inventory, work, limit)
-    rows = [r for r in kept if r["status"] == "ok"]
-    for board in boards:
-        rows += finished[board.name]
-        outcome = results[board.name]
-        if isinstance(outcome, BaseException):  # it never started, or dropped outside a row
-            status = "interrupted" if isinstance(outcome, Interrupted) else "failed"
-            measured = {r["runtime"] for r in finished[board.name]}
-            rows += [
-                _failed(artifact, r, board.name, status, str(outcome))
-                for r in names
-                if (board.name, r) not in done and r not in measured
-            ]
-    return rows
-
-
-def _failed(
-    artifact: ArtifactRecord, runtime: str, board: str, status: str, error: str
-) -> dict[str, Any]:
-    row = row_header(artifact, runtime, {"arch": "?", "cpu": "?", "cores": "?"}, board)
-    row.update(status=status, error=error.splitlines()[0][:300], hardware=board)
-    return row
-
-
-async def bench_run(
-    ws: Workspace,
-    inventory: Inventory,
-    artifact: ArtifactRecord,
-    names: list[str],
-    tag: str | None,
-    runtimes: list[str] | None,
-    dataset: DatasetRecord,
-    step: BenchStep,
-    emit: ev.Emit,
-    *,
-    run_id: str,
-    retry: bool = False,
-    limit: int = 8,
-) -> list[dict[str, Any]]:
-    """A benchmark run on boards as a catalog job. Rows cut short by a dropped board are
-    returned with status ``interrupted`` and the job is marked interrupted; ``retry`` keeps a
-    run's finished rows and runs the rest on the same boards."""
-    kept = ws.catalog.results(run_id) if retry else []
-    if retry and not kept:
-        raise BadInput(f"no results for run {run_id!r} to retry: `mllib-tui results` lists runs")
-    if retry and not names and tag is None:
-        names = sorted({r["board"] for r in kept if "board" in r})
-    boards = inventory.select(names, tag)
-    rows: list[dict[str, Any]] = []
-    params = {"artifact": artifact.id, "boards": [b.name for b in boards], "retry": retry}
-    with contextlib.suppress(Interrupted), ws.job("bench", run_id, params):
-        rows = await bench(
-            ws,
-            inventory,
-            artifact,
-            boards,
-            runtimes,
-            dataset,
-            step,
-            emit,
-            run_id=run_id,
-            kept=kept,
-            limit=limit,
-        )
-        cut = [r for r in rows if r["status"] == "interrupted"]
-        if cut:
-            raise Interrupted(cut[0]["error"])  # marks the job; the rows are kept and reported
-    return rows

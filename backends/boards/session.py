@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backends import events as ev
+from backends.bench.protocol import Protocol
 from backends.boards.bundle import build
 from backends.boards.inventory import Board
 from backends.boards.transport import ByteProgress, Transport
@@ -69,10 +70,14 @@ class BoardSession:
         return self._agent
 
     async def run_agent(
-        self, args: list[str], on_event: Callable[[ev.Event], None], stdin: str | None = None
+        self,
+        request: dict[str, Any],
+        on_event: Callable[[ev.Event], None],
+        until: asyncio.Event | None = None,
     ) -> None:
-        """Run an agent command; its events go to ``on_event``; failures are one line.
-        ``stdin`` carries what must not be on a command line (a presigned URL)."""
+        """Send the agent one request (JSON on its stdin: never a command line to rebuild, and
+        nothing in it shows in ``ps``); its events go to ``on_event``; failures are one line.
+        A long command runs ``until`` the event is set (then stdin closes and it stops)."""
         agent = await self.agent()
         errors: list[str] = []
 
@@ -83,10 +88,10 @@ class BoardSession:
                 return  # a stray print from a runtime library
             if isinstance(event, ev.Error):
                 errors.append(event.message)
-            on_event(dataclasses.replace(event, stage=f"{self.board.name}/{event.stage}"))
+            on_event(dataclasses.replace(event, board=self.board.name))
 
         status, stderr = await self.transport.run(
-            [self.board.python, agent, *args], on_line, stdin=stdin
+            [self.board.python, agent], on_line, stdin=json.dumps(request) + "\n", until=until
         )
         if status == 0:
             return
@@ -104,11 +109,9 @@ class BoardSession:
         raise StageFailed(f"{where}: agent exited with {status}: {reason}")
 
     async def result(
-        self,
-        args: list[str],
-        emit: Callable[[ev.Event], None] | None = None,
-        stdin: str | None = None,
+        self, request: dict[str, Any], emit: Callable[[ev.Event], None] | None = None
     ) -> Any:
+        """The data of the request's ``Result`` event; its other events go to ``emit``."""
         found: list[Any] = []
 
         def on_event(event: ev.Event) -> None:
@@ -117,7 +120,7 @@ class BoardSession:
             elif emit is not None:
                 emit(event)
 
-        await self.run_agent(args, on_event, stdin)
+        await self.run_agent(request, on_event)
         if not found:
             raise StageFailed(f"board {self.board.name}: the agent returned no result")
         return found[-1]
@@ -155,16 +158,20 @@ class BoardSession:
         check_name(name, f"board {self.board.name}: file name")
         tmp_dir = self.path("store", f".tmp-{sha256[:16]}-{secrets.token_hex(4)}")
         tmp = posixpath.join(tmp_dir, name)
-        args = ["receive", "--path", tmp, "--sha256", sha256, "--store", self.path("store", sha256)]
-        args += ["--slot", self.path("deployed", slot)] if slot is not None else []
+        request: dict[str, Any] = {
+            "command": "receive",
+            "path": tmp,
+            "sha256": sha256,
+            "store": self.path("store", sha256),
+            "slot": self.path("deployed", slot) if slot is not None else None,
+        }
         await self.transport.makedirs(tmp_dir)
         await self.agent()
         try:
             if sign is not None:
-                url = await sign()
-                result = await self.result([*args, "--url-stdin"], stdin=url + "\n")
+                result = await self.result({**request, "url": await sign()})
             else:
-                result = await self._put_received(local, tmp, args, progress)
+                result = await self._put_received(local, tmp, request, progress)
         finally:
             if await self.transport.exists(tmp_dir):
                 await self.transport.remove(tmp_dir)
@@ -173,11 +180,11 @@ class BoardSession:
         return bool(result.get("switched"))
 
     async def _put_received(
-        self, local: Path, tmp: str, args: list[str], progress: ByteProgress | None
+        self, local: Path, tmp: str, request: dict[str, Any], progress: ByteProgress | None
     ) -> dict[str, Any]:
         """SFTP ``local`` to ``tmp`` while the board's agent follows the file as it arrives
         (hashing in one pass, not two) and then installs it."""
-        receiving = asyncio.ensure_future(self.result([*args, "--size", str(local.stat().st_size)]))
+        receiving = asyncio.ensure_future(self.result({**request, "size": local.stat().st_size}))
         try:
             await self.transport.put(local, tmp, progress)
         except BaseException:
@@ -209,14 +216,14 @@ class BoardSession:
     async def rollback(self, slot: str) -> str:
         """Swap current and previous; returns the sha256 now current."""
         check_name(slot, f"board {self.board.name}: slot")
-        result = await self.result(["rollback", "--slot", self.path("deployed", slot)])
+        result = await self.result({"command": "rollback", "slot": self.path("deployed", slot)})
         return posixpath.basename(str(result["current"]))
 
     # -- probe and bench --------------------------------------------------------------------
 
     async def probe(self) -> dict[str, Any]:
         await self.transport.makedirs(self.board.workdir)
-        return await self.result(["probe", self.board.workdir])
+        return await self.result({"command": "probe", "workdir": self.board.workdir})
 
     async def bench(
         self,
@@ -227,10 +234,10 @@ class BoardSession:
         split: dict[str, Any],
         step: BenchStep,
         emit: Callable[[ev.Event], None],
-        fingerprint: dict[str, Any] | None = None,
+        options: dict[str, Any],
     ) -> dict[str, Any]:
-        """The benchmark protocol on the board, on the same shards as a local run; a TensorRT
-        engine's ``fingerprint`` goes along, and the board checks it before loading."""
+        """The benchmark protocol on the board, on the same shards as a local run, with the
+        runtime's ``options`` (a TensorRT engine's fingerprint, checked before loading)."""
         if self.board.runtimes and runtime not in self.board.runtimes:
             raise BadInput(
                 f"board {self.board.name} does not allow runtime {runtime!r} "
@@ -253,33 +260,15 @@ class BoardSession:
             local = Path(tmp) / "split.json"
             local.write_bytes(manifest)
             remote_split = await self.upload(local, manifest_sha)
-        args = [
-            "bench",
-            "--model",
-            remote_model,
-            "--runtime",
-            runtime,
-            "--split",
-            remote_split,
-            "--threads",
-            str(step.threads),
-            "--warmup-runs",
-            str(step.warmup_runs),
-            "--warmup-seconds",
-            str(step.warmup_seconds),
-            "--runs",
-            str(step.min_runs),
-            "--seconds",
-            str(step.min_seconds),
-            "--batch-size",
-            str(step.batch_size),
-            "--eval-batch-size",
-            str(step.eval_batch_size),
-        ]
-        if step.disable_default_delegates:
-            args.append("--disable-default-delegates")
-        if fingerprint is not None:
-            args += ["--fingerprint", json.dumps(fingerprint, sort_keys=True)]
+        request = {
+            "command": "bench",
+            "model": remote_model,
+            "runtime": runtime,
+            "split": remote_split,
+            "threads": step.threads,
+            "protocol": {f.name: getattr(step, f.name) for f in dataclasses.fields(Protocol)},
+            "options": options,
+        }
         started = time.monotonic()
-        data = await self.result(args, emit)
+        data = await self.result(request, emit)
         return {**data, "board": self.board.name, "board_seconds": time.monotonic() - started}

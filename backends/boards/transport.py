@@ -33,9 +33,14 @@ class Transport(Protocol):
     board: Board
 
     async def run(
-        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+        self,
+        argv: list[str],
+        on_line: LineHandler | None = None,
+        stdin: str | None = None,
+        until: asyncio.Event | None = None,
     ) -> tuple[int, str]:
-        """Run a command with ``stdin`` as its input (then end-of-file); stdout lines go to
+        """Run a command with ``stdin`` as its input, then end-of-file (at once, or when
+        ``until`` is set: how a long command is told to stop); stdout lines go to
         ``on_line``; returns (exit status, stderr)."""
         ...
 
@@ -57,7 +62,11 @@ class LocalTransport:
         self.board = board
 
     async def run(
-        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+        self,
+        argv: list[str],
+        on_line: LineHandler | None = None,
+        stdin: str | None = None,
+        until: asyncio.Event | None = None,
     ) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -67,12 +76,20 @@ class LocalTransport:
         )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write((stdin or "").encode())
-        process.stdin.close()
+        closing = asyncio.ensure_future(_close_when(until, process.stdin.close))
         stderr_task = asyncio.ensure_future(process.stderr.read())
-        async for raw in process.stdout:
-            if on_line is not None:
-                on_line(raw.decode().rstrip("\n"))
-        return await process.wait(), (await stderr_task).decode()
+        try:
+            async for raw in process.stdout:
+                if on_line is not None:
+                    on_line(raw.decode().rstrip("\n"))
+            return await process.wait(), (await stderr_task).decode()
+        finally:
+            closing.cancel()
+            if process.returncode is None:  # cancelled: stop it, as a dropped link would
+                process.stdin.close()
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+                await process.wait()
 
     async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None:
         total = local.stat().st_size
@@ -142,15 +159,21 @@ class SshTransport:
         return cls(board, conns, sftp)
 
     async def run(
-        self, argv: list[str], on_line: LineHandler | None = None, stdin: str | None = None
+        self,
+        argv: list[str],
+        on_line: LineHandler | None = None,
+        stdin: str | None = None,
+        until: asyncio.Event | None = None,
     ) -> tuple[int, str]:
         import asyncssh
 
         stderr_task: asyncio.Future[str] | None = None
+        closing: asyncio.Future[None] | None = None
+        process = None
         try:
-            process = await self._conn.create_process(
-                shlex.join(argv), input=stdin or None, encoding="utf-8"
-            )
+            process = await self._conn.create_process(shlex.join(argv), encoding="utf-8")
+            process.stdin.write(stdin or "")
+            closing = asyncio.ensure_future(_close_when(until, process.stdin.write_eof))
             stderr_task = asyncio.ensure_future(process.stderr.read())
             async for line in process.stdout:
                 if on_line is not None:
@@ -163,6 +186,10 @@ class SshTransport:
         except (asyncssh.Error, OSError) as exc:
             raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
         finally:
+            if closing is not None:
+                closing.cancel()
+            if process is not None and process.exit_status is None and not process.is_closing():
+                process.close()  # cancelled: the channel closes, sshd ends the agent
             if stderr_task is not None and not stderr_task.done():
                 stderr_task.cancel()
             if stderr_task is not None:
@@ -219,6 +246,13 @@ class SshTransport:
             raise StageFailed(f"board {self.board.name}: {exc.reason} ({args[0]})") from None
         except (asyncssh.Error, OSError) as exc:
             raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
+
+
+async def _close_when(until: asyncio.Event | None, close: Callable[[], object]) -> None:
+    """End a command's input now, or once ``until`` is set (a long command's stop)."""
+    if until is not None:
+        await until.wait()
+    close()
 
 
 async def open_transport(board: Board, inventory: Inventory) -> Transport:

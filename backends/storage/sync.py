@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from backends.bench.rows import BenchmarkRow
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.manifest import check_manifest
 from backends.datasets.shards import MANIFEST
@@ -193,11 +194,9 @@ async def pull_artifact(
 
 
 @connected
-async def push_results(
-    store: Store, target: Target, run_id: str, rows: list[dict[str, Any]]
-) -> str:
+async def push_results(store: Store, target: Target, run_id: str, rows: list[BenchmarkRow]) -> str:
     key = target.key("results", f"{run_id}.json")
-    await store.put_json(target, key, {"run_id": run_id, "rows": rows})
+    await store.put_json(target, key, {"run_id": run_id, "rows": [r.to_json() for r in rows]})
     return key
 
 

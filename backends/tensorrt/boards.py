@@ -154,30 +154,26 @@ async def _build(
     remote_onnx = await session.upload(ws.verify(onnx), onnx.sha256)
     work = session.path("engines", f".build-{secrets.token_hex(6)}")
     await session.transport.makedirs(work)
-    args = [
-        "engine",
-        "--onnx",
-        remote_onnx,
-        "--out",
-        posixpath.join(work, "model.engine"),
-        "--precision",
-        precision.value,
-        "--workspace-mb",
-        str(step.workspace_mb),
-        "--max-batch",
-        str(step.max_batch),
-    ]
     remote_cache = posixpath.join(work, "calibration.cache")
-    if shard is not None:
-        args += ["--calibration", await session.upload(ws.verify(shard), shard.sha256)]
-        args += ["--calibration-cache", remote_cache]
+    request = {
+        "command": "engine",
+        "onnx": remote_onnx,
+        "out": posixpath.join(work, "model.engine"),
+        "precision": precision.value,
+        "workspace_mb": step.workspace_mb,
+        "max_batch": step.max_batch,
+        "calibration": (
+            await session.upload(ws.verify(shard), shard.sha256) if shard is not None else None
+        ),
+        "calibration_cache": remote_cache if shard is not None else None,
+    }
     if cache is not None:
         await session.transport.put(ws.verify(cache), remote_cache)
     engine = ws.temporary("model.engine")
     new_cache = ws.temporary("calibration.cache") if shard is not None and cache is None else None
     try:
         try:
-            data = await session.result(args, emit)
+            data = await session.result(request, emit)
             await _fetch(session, data["sha256"], posixpath.join(work, "model.engine"), engine)
             if new_cache is not None:
                 await _fetch(session, data["calibration_sha256"], remote_cache, new_cache)
@@ -282,7 +278,8 @@ async def build_on_boards(
     async def work(session: BoardSession) -> dict[str, Any]:
         engine, built = await engine_for(ws, session, onnx, precision, dataset, step, emit)
         outcome = {"artifact": engine.id, "built": built, **engine.meta}
-        emit(ev.Result(stage="engine", name=session.board.name, data=outcome))
+        board = session.board.name
+        emit(ev.Result(stage="engine", name=board, data=outcome, board=board))
         return outcome
 
     return await each_board(boards, inventory, work, limit)

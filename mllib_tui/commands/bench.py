@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from backends.config import BenchStep, Gates, Pipeline
+from backends.config import BenchStep, Gates
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
@@ -93,11 +93,11 @@ def bench(
     """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
     validation split, per runtime, on this machine or on boards (--board, --tag); the report
     goes to <workspace>/reports/<run-id>/."""
-    from backends.bench.local import bench_artifact
+    from backends.bench.run import benchmark, finish, new_run_id
+    from backends.boards.inventory import load_inventory
     from backends.errors import BadInput
     from backends.formats import Format
     from backends.model_files import import_model_file
-    from backends.pipeline import finish, new_run_id
 
     stdout = Console(highlight=False)
     with diagnosed():
@@ -128,42 +128,33 @@ def bench(
             threads,
             disable_default_delegates,
         )
-        pipeline = Pipeline(bench=step, gates=Gates(min_miou=min_miou, min_accuracy=min_accuracy))
+        gates = Gates(min_miou=min_miou, min_accuracy=min_accuracy)
         run_id = retry or new_run_id()
         with JsonLines() if as_json else RichProgress() as render:
-            if board or tag or retry:
-                from backends.boards import fleet
-                from backends.boards.inventory import load_inventory
-
-                rows = asyncio.run(
-                    fleet.bench_run(
-                        ws,
-                        load_inventory(devices, ws.root),
-                        record,
-                        board or [],
-                        tag,
-                        runtime,
-                        data,
-                        step,
-                        render,
-                        run_id=run_id,
-                        retry=retry is not None,
-                        limit=concurrency,
-                    )
-                )
-            else:
-                rows = [
-                    bench_artifact(ws, record, name, data, step, render, guard=False)
-                    for name in runtime or fmt.runtimes
-                ]
+            rows = benchmark(
+                ws,
+                record,
+                data,
+                step,
+                render,
+                runtimes=runtime,
+                boards=board,
+                tag=tag,
+                inventory=load_inventory(devices, ws.root) if board or tag or retry else None,
+                run_id=run_id,
+                retry=retry is not None,
+                limit=concurrency,
+                guard=False,
+            )
         result = finish(
             ws,
             run_id,
             data,
             rows,
-            pipeline,
+            gates,
             description=f"bench artifact {record.id}",
             model=record,
+            config={"bench": dataclasses.asdict(step), "gates": dataclasses.asdict(gates)},
             junit=junit,
         )
         if not as_json:

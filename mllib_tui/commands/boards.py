@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 from pathlib import Path
@@ -203,6 +204,45 @@ def trust(
                 raise BadInput(f"board {board}: not trusted")
         path = trust_store.add_trusted(target.host, target.port, key)
         stdout.print(f"trusted: {trust_store.host_pattern(target.host, target.port)} in {path}")
+
+
+@app.command()
+def watch(
+    board: Annotated[str, typer.Argument(help="Board name from devices.toml (or local).")],
+    seconds: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Stop after this long (default: until Ctrl-C)."),
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between samples.")] = 1.0,
+    devices: DevicesOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Temperature, available memory and load of a board, live, until Ctrl-C or --seconds:
+    is it throttling under a long benchmark? The agent stops on the board when this does."""
+    from backends import events as ev
+    from backends.boards import fleet
+
+    def show(event: ev.Event) -> None:
+        if as_json:
+            print(ev.encode(event), flush=True)
+        elif isinstance(event, ev.Metric):
+            values[event.name] = event.value
+            if event.name == last:
+                shown = "  ".join(f"{k} {v:g}" for k, v in sorted(values.items()))
+                stdout.print(f"{board}  {datetime.datetime.now():%H:%M:%S}  {shown}")
+
+    values: dict[str, float] = {}
+    last = "swap_free_mb"  # the sample's last figure (memory_state's order)
+    with diagnosed():
+        ws = Workspace.open(workspace)
+        inventory = load_inventory(devices, ws.root)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
+            asyncio.run(
+                fleet.monitor(
+                    inventory, inventory.get(board), show, seconds=seconds, interval=interval
+                )
+            )
 
 
 @app.command("import-ssh-config")

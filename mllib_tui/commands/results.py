@@ -45,7 +45,7 @@ def results(
         if not rows:
             raise BadInput(f"no results for run {run!r}: list the runs with `mllib-tui results`")
     if as_json:
-        print(json.dumps(rows))
+        print(json.dumps([row.to_json() for row in rows]))
     else:
         stdout.print(results_table(rows))
 

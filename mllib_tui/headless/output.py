@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from backends import events as ev
+from backends.bench.rows import BenchmarkRow
 from backends.tasks import HEADLINES, delta_label, metric_columns
 
 
@@ -71,13 +72,19 @@ class RichProgress:
         self._progress.stop()
 
     def __call__(self, event: ev.Event) -> None:
+        where = _where(event)  # boards work side by side: one bar per board and stage
         match event:
-            case ev.StageStarted(stage=stage, title=title):
-                self._tasks[stage] = self._progress.add_task(title, total=None, unit="", message="")
-            case ev.Progress(stage=stage, done=done, total=total, unit=unit, message=message):
-                if stage in self._tasks:
+            case ev.StageStarted(title=title):
+                self._tasks[where] = self._progress.add_task(
+                    f"{event.board} {title}" if event.board else title,
+                    total=None,
+                    unit="",
+                    message="",
+                )
+            case ev.Progress(done=done, total=total, unit=unit, message=message):
+                if where in self._tasks:
                     self._progress.update(
-                        self._tasks[stage], completed=done, total=total, unit=unit, message=message
+                        self._tasks[where], completed=done, total=total, unit=unit, message=message
                     )
             case ev.Metric(name=name, value=value, epoch=epoch) if epoch is not None:
                 self._epoch[name] = value
@@ -90,24 +97,29 @@ class RichProgress:
                     self.console.print(f"  epoch {epoch:>3}  loss {loss:.4f}  {figures}")
             case ev.Log(level=level, message=message):
                 self.console.print(f"  [dim]{level}: {escape(message)}[/]")
-            case ev.StageFinished(stage=stage, status=status, seconds=seconds, detail=detail):
-                task = self._tasks.pop(stage, None)
+            case ev.StageFinished(status=status, seconds=seconds, detail=detail):
+                task = self._tasks.pop(where, None)
                 if task is not None:
                     self._progress.remove_task(task)
                 mark = {"done": "[green]done[/]", "skipped": "[dim]skipped[/]"}.get(
                     status, f"[red]{status}[/]"
                 )
                 self.console.print(
-                    f"{escape(stage):<10} {mark} in {seconds:.1f}s  [dim]{escape(detail)}[/]"
+                    f"{escape(where):<10} {mark} in {seconds:.1f}s  [dim]{escape(detail)}[/]"
                 )
             case _:
                 pass
 
 
-def results_table(rows: list[dict[str, Any]]) -> Table:
+def _where(event: ev.Event) -> str:
+    board = getattr(event, "board", None)
+    return f"{board}/{event.stage}" if board else event.stage
+
+
+def results_table(rows: list[BenchmarkRow]) -> Table:
     """The results table, compact enough for 80 columns: the hardware goes in the caption when
     all rows share it, and failed rows show their reason."""
-    hardware = {row["hardware"] for row in rows}
+    hardware = {row.hardware for row in rows}
     shared = len(hardware) == 1
     table = Table(
         title="Results (validation split)",
@@ -115,13 +127,14 @@ def results_table(rows: list[dict[str, Any]]) -> Table:
         caption=f"on {hardware.pop()}" if shared else None,
         caption_justify="left",
     )
-    metrics = metric_columns(rows)
+    tasks = [row.task for row in rows]
+    metrics = metric_columns(tasks)
     columns = [
         "Software",
         *([] if shared else ["Hardware"]),
         "Images",
         *(header for _, header in metrics),
-        delta_label(rows),
+        delta_label(tasks),
         "p50 ms",
         "p99 ms",
         "MB",
@@ -129,23 +142,22 @@ def results_table(rows: list[dict[str, Any]]) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column in ("Software", "Hardware") else "right")
     for row in rows:
-        lead = [row["software"], *([] if shared else [row["hardware"]])]
-        if row.get("status") != "ok":
+        lead = [escape(row.software), *([] if shared else [escape(row.hardware)])]
+        if not row.ok:
             table.add_row(
                 *lead,
-                f"[red]failed: {escape(row.get('error', ''))}[/]",
+                f"[red]failed: {escape(row.error or '')}[/]",
                 *[""] * (len(columns) - len(lead) - 1),
             )
             continue
-        latency = row.get("latency") or {}
         table.add_row(
             *lead,
-            str(row["images"]),
-            *(_fmt(row.get(key)) for key, _ in metrics),
-            _fmt(row.get("delta"), signed=True),
-            _fmt(latency.get("p50_ms"), 2),
-            _fmt(latency.get("p99_ms"), 2),
-            f"{row['size_bytes'] / 1e6:.1f}",
+            str(row.images),
+            *(_fmt(row.metric(key)) for key, _ in metrics),
+            _fmt(row.delta, signed=True),
+            _fmt(row.latency.p50_ms if row.latency else None, 2),
+            _fmt(row.latency.p99_ms if row.latency else None, 2),
+            f"{row.size_bytes / 1e6:.1f}",
         )
     return table
 
@@ -154,7 +166,7 @@ def print_results(stdout: Console, report_dir: Path) -> None:
     """A Rich table on a terminal; the report's Markdown in a pipe or a CI log."""
     if stdout.is_terminal:
         rows = json.loads((report_dir / "results.json").read_text())["rows"]
-        stdout.print(results_table(rows))
+        stdout.print(results_table([BenchmarkRow.from_json(row) for row in rows]))
     else:
         print((report_dir / "results.md").read_text())
     stdout.print(f"report: {report_dir / 'results.md'}")

@@ -12,9 +12,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from backends import events as ev
+from backends.bench.rows import BenchmarkRow
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.formats import FORMATS, software_label
+from backends.formats import Format, software_label
 from backends.tasks import SEGMENTATION, task_of
+from mllib_tui.screens.palette import ScreenCommands
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
 from mllib_tui.widgets.text import cell, plain
 
@@ -24,14 +26,7 @@ def row_key(artifact_id: int, runtime: str) -> str:
 
 
 class BoardScreen(Screen[None]):
-    CSS = """
-    BoardScreen #top { height: 1fr; }
-    BoardScreen #bench { width: 2fr; }
-    BoardScreen #side { width: 1fr; min-width: 30; }
-    BoardScreen #manifest { height: auto; max-height: 10; border: round $primary 50%; }
-    BoardScreen RichLog { height: 8; border: round $primary 50%; }
-    BoardScreen.narrow #top { layout: vertical; }
-    """
+    COMMANDS = {ScreenCommands}
     BINDINGS = [
         Binding(
             "b",
@@ -40,7 +35,13 @@ class BoardScreen(Screen[None]):
             id="board-bench",
             tooltip="Benchmark the converted models on this board",
         ),
-        Binding("n", "toggle_normalised", "Raw/normalised", id="board-normalise"),
+        Binding(
+            "n",
+            "toggle_normalised",
+            "Raw/normalised",
+            id="board-normalise",
+            tooltip="Show the confusion matrix as counts or row-normalised",
+        ),
         Binding("escape", "app.pop_screen", "Back", id="board-back"),
     ]
 
@@ -64,7 +65,7 @@ class BoardScreen(Screen[None]):
             "Status",
         )
         self.facts = facts
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, BenchmarkRow] = {}
         self.pending: list[str] = []  # planned rows not started yet, in run order
         self.running: str | None = None
 
@@ -81,6 +82,9 @@ class BoardScreen(Screen[None]):
                 yield ConfusionHeatmap(id="heatmap")
         yield RichLog(id="log", max_lines=500, wrap=True)
         yield Footer()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 80 or self.size.height < 24, "narrow")
 
     def on_mount(self) -> None:
         self.title = f"mllib — board {self.board}"
@@ -105,7 +109,7 @@ class BoardScreen(Screen[None]):
         table = self.query_one("#bench", DataTable)
         self.pending = []
         for artifact in artifacts:
-            for runtime in FORMATS[artifact.kind].runtimes:
+            for runtime in Format.of(artifact).runtimes:
                 key = row_key(artifact.id, runtime)
                 cells = (
                     cell(software_label(runtime, artifact.meta.get("precision", "fp32"))),
@@ -119,36 +123,42 @@ class BoardScreen(Screen[None]):
                 self.pending.append(key)
 
     def on_engine(self, event: ev.Event) -> None:
+        """Events about this board (the app forwards every event; others are not ours)."""
+        if getattr(event, "board", None) != self.board:
+            return
         table = self.query_one("#bench", DataTable)
-        log = self.query_one(RichLog)
-        if isinstance(event, ev.StageStarted) and event.stage == f"{self.board}/bench":
+        if isinstance(event, ev.StageStarted) and event.stage == "bench":
             self.running = self.pending.pop(0) if self.pending else None
             if self.running:
                 table.update_cell(self.running, "Status", "running", update_width=True)
-        elif isinstance(event, ev.Progress) and event.stage == f"{self.board}/bench":
+        elif isinstance(event, ev.Progress) and event.stage == "bench":
             if self.running:
                 table.update_cell(
                     self.running, "Images", f"{event.done:.0f}/{event.total:.0f}", update_width=True
                 )
-        elif isinstance(event, ev.Result) and event.data.get("board") == self.board:
-            self.show_row(dict(event.data))
+        elif isinstance(event, ev.Result) and event.stage == "bench":
+            self.show_row(BenchmarkRow.from_json(event.data))
         elif isinstance(event, ev.Error | ev.Log):
-            log.write(Text(f"{event.stage}: {event.message}"))
+            self.query_one(RichLog).write(Text(f"{event.stage}: {event.message}"))
 
-    def show_row(self, row: dict[str, Any]) -> None:
-        key = row_key(row["artifact"], row["runtime"])
+    def on_job_ended(self, job: str, error: str | None, board: str | None) -> None:
+        if error and board == self.board:
+            self.board_lost(error)
+
+    def show_row(self, row: BenchmarkRow) -> None:
+        key = row_key(row.artifact, row.runtime)
         table = self.query_one("#bench", DataTable)
-        latency = row.get("latency") or {}
-        status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error')}"
+        status = row.status if row.ok else f"{row.status}: {row.error}"
+        latency = row.latency
         cells = tuple(
             cell(value)
             for value in (
-                row["software"],
-                str(row.get("images", "-")),
-                *(_f(row.get(key)) for key, _ in self.measure.metrics),
-                _f(latency.get("p50_ms"), 2),
-                _f(latency.get("p90_ms"), 2),
-                _f(latency.get("p99_ms"), 2),
+                row.software,
+                "-" if row.images is None else str(row.images),
+                *(_f(row.metric(key)) for key, _ in self.measure.metrics),
+                _f(latency.p50_ms if latency else None, 2),
+                _f(latency.p90_ms if latency else None, 2),
+                _f(latency.p99_ms if latency else None, 2),
                 status,
             )
         )
@@ -160,8 +170,8 @@ class BoardScreen(Screen[None]):
         self.rows[key] = row
         self.query_one(RichLog).write(
             Text(
-                f"{row['software']}: {status}, {self.measure.primary_label} "
-                f"{_f(row.get(self.measure.primary))}"
+                f"{row.software}: {status}, {self.measure.primary_label} "
+                f"{_f(row.metric(self.measure.primary))}"
             )
         )
         self._heatmap(key)
@@ -171,9 +181,9 @@ class BoardScreen(Screen[None]):
 
     def _heatmap(self, key: str | None) -> None:
         row = self.rows.get(key or "")
-        if row and row.get("confusion"):
+        if row and row.confusion:
             self.query_one(ConfusionHeatmap).show(
-                row["confusion"], row.get("classes", self.class_names), row["software"]
+                row.confusion, list(row.classes) or self.class_names, row.software
             )
 
     def action_toggle_normalised(self) -> None:

@@ -1,4 +1,8 @@
-"""The dashboard: datasets, training, the conversion queue and the boards at a glance."""
+"""The dashboard: datasets, training, the conversion queue and the boards at a glance.
+
+It owns what it shows: the workspace snapshot, each board's state (online, deploying...), the
+status line; the app forwards engine events and job endings here, and this screen updates its
+own panes."""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from backends import events as ev
+from backends.tasks import SEGMENTATION, task_of
+from mllib_tui.state import Snapshot
 from mllib_tui.widgets.panes import BoardsPane, ConversionsPane, DatasetsPane, TrainingPane
 from mllib_tui.widgets.text import plain
 
 
 class Dashboard(Screen[None]):
-    CSS = """
-    Dashboard Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
-    Dashboard.narrow Grid { grid-size: 1 4; grid-columns: 1fr; grid-rows: auto; }
-    Dashboard.narrow Pane { height: 9; }
-    Dashboard #status { height: 1; padding: 0 1; background: $boost; }
-    Dashboard #small { display: none; height: 1; background: $warning; color: $text; }
-    Dashboard.narrow #small { display: block; }
-    """
+    def __init__(self, workspace_name: str) -> None:
+        super().__init__()
+        self.workspace_name = workspace_name
+        self.snapshot = Snapshot()
+        self.board_states: dict[str, str] = {}
+        self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
+        self.last_error: str | None = None  # stays on the status line until the next job
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -45,3 +51,82 @@ class Dashboard(Screen[None]):
     def status(self, text: str, style: str = "") -> None:
         """One line of plain text (never parsed as markup: it holds engine messages)."""
         self.query_one("#status", Static).update(plain(text, style))
+
+    # -- what the app hands over -----------------------------------------------------------
+
+    def show_workspace(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        self.query_one(DatasetsPane).show(snap.datasets)
+        focus = snap.focus_dataset()
+        self.query_one(TrainingPane).expect(task_of(focus.manifest) if focus else SEGMENTATION)
+        self.query_one(ConversionsPane).show(snap, self.queued)
+        self._show_boards()
+        if self.last_error:
+            self.status(self.last_error, "red")
+        elif snap.problem:
+            self.status(snap.problem, "red")
+        elif not snap.datasets:
+            self.status(
+                "Empty workspace: press r to run the demo (synthetic dataset, UNet, "
+                "conversions, benchmark on this machine)."
+            )
+        else:
+            self.status(
+                f"{self.workspace_name}: {len(snap.datasets)} dataset(s), {len(snap.models)} "
+                f"model(s), {len(snap.converted)} conversion(s), {len(snap.boards)} "
+                "board(s)"
+            )
+
+    def show_conversion(self, job: str, row: tuple[str, ...] | None) -> None:
+        """A queued or running conversion's row (None: it ended, the catalog shows it now)."""
+        if row is None:
+            self.queued.pop(job, None)
+        else:
+            self.queued[job] = row
+        self.query_one(ConversionsPane).show(self.snapshot, self.queued)
+
+    def board_state(self, board: str, text: str) -> None:
+        self.board_states[board] = text
+        self._show_boards()
+
+    def on_engine(self, event: ev.Event) -> None:
+        board = getattr(event, "board", None)
+        if event.stage == "train" and board is None:
+            self._training(event)
+        if isinstance(event, ev.Progress) and event.stage != "train":
+            total = f"/{event.total:.0f}" if event.total else ""
+            where = f"{board} {event.stage}" if board else event.stage
+            self.status(f"{where}: {event.done:.0f}{total} {event.unit} {event.message}")
+            if event.stage == "deploy" and board:
+                self.board_state(board, f"deploying {event.done / (event.total or 1):.0%}")
+        elif isinstance(event, ev.Error) and event.stage == "probe" and board:
+            self.board_state(board, "offline")
+            self.status(event.message)
+        elif isinstance(event, ev.Log | ev.Error):
+            self.status(f"{board + ' ' if board else ''}{event.stage}: {event.message}")
+        elif isinstance(event, ev.Result) and event.stage in ("probe", "deploy") and board:
+            self.board_state(board, "online")
+
+    def on_job_started(self) -> None:
+        self.last_error = None
+
+    def on_job_ended(self, job: str, error: str | None, board: str | None) -> None:
+        if error:
+            self.last_error = f"{job}: {error}"
+        if board is not None and job.startswith(("bench", "deploy")):
+            self.board_state(board, "offline" if error and "board" in error else "online")
+
+    def _training(self, event: ev.Event) -> None:
+        training = self.query_one(TrainingPane)
+        if isinstance(event, ev.StageStarted):
+            training.start(f"{event.title}…")
+        elif isinstance(event, ev.Progress):
+            training.progress(event.done, event.total, event.message)
+        elif isinstance(event, ev.Metric) and event.epoch is not None:
+            training.metric(event.name, event.value, event.epoch)
+        elif isinstance(event, ev.StageFinished):
+            training.finish(f"Training {event.status} in {event.seconds:.0f} s {event.detail}")
+
+    def _show_boards(self) -> None:
+        snap = self.snapshot
+        self.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)

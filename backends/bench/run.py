@@ -1,0 +1,144 @@
+"""The one way a benchmark runs, here or on boards (the CLI, the app and the pipeline all call
+``benchmark``), and what finishes a run: the comparison with the reference, the gates, the
+report and the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from backends.bench.local import bench_artifact
+from backends.bench.rows import BenchmarkRow, BenchmarkRun
+from backends.boards.inventory import Inventory
+from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.config import BenchStep, Gates
+from backends.events import Emit
+from backends.formats import KERAS_KIND, Format
+from backends.tasks import TASKS
+from backends.workspace import Workspace
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def benchmark(
+    ws: Workspace,
+    artifact: ArtifactRecord,
+    dataset: DatasetRecord,
+    step: BenchStep,
+    emit: Emit,
+    *,
+    runtimes: list[str] | None = None,
+    boards: list[str] | None = None,
+    tag: str | None = None,
+    inventory: Inventory | None = None,
+    run_id: str | None = None,
+    retry: bool = False,
+    limit: int = 8,
+    guard: bool = True,
+) -> list[BenchmarkRow]:
+    """Rows of ``artifact`` on each runtime (default: every runtime that loads its format): on
+    this machine, or on ``boards`` / every board with ``tag`` (a catalog job named
+    ``run_id``; ``retry`` keeps that run's finished rows). ``guard`` turns a failure on this
+    machine into a failed row instead of an error."""
+    if boards or tag or retry:
+        from backends.bench.boards import board_run
+
+        assert inventory is not None and run_id is not None
+        return asyncio.run(
+            board_run(
+                ws, inventory, artifact, boards or [], tag, runtimes, dataset, step, emit,
+                run_id=run_id, retry=retry, limit=limit,
+            )
+        )  # fmt: skip
+    return [
+        bench_artifact(ws, artifact, runtime, dataset, step, emit, guard=guard)
+        for runtime in runtimes or Format.of(artifact).runtimes
+    ]
+
+
+def compare(rows: list[BenchmarkRow]) -> list[BenchmarkRow]:
+    """The rows with ``delta``, the change of the task's headline metric (mIoU, top-1) against
+    the reference row (the Keras model on TensorFlow, on this workstation); without a
+    reference row there is nothing to compare against."""
+    reference = next(
+        (
+            r
+            for r in rows
+            if r.format == KERAS_KIND and r.runtime == "tensorflow" and r.board is None
+        ),
+        None,
+    )
+    if reference is None or reference.headline is None:
+        return rows
+    return [
+        dataclasses.replace(row, delta=round(row.headline - reference.headline, 6))
+        if row.headline is not None
+        else row
+        for row in rows
+    ]
+
+
+def check_gates(gates: Gates, rows: list[BenchmarkRow]) -> list[str]:
+    floors = {
+        "miou": gates.min_miou,
+        "pixel_accuracy": gates.min_pixel_accuracy,
+        "accuracy": gates.min_accuracy,
+    }
+    failures = []
+    for row in (r for r in rows if r.ok):
+        where = f"{row.software} on {row.hardware}"
+        task = TASKS[row.task]
+        for key, floor in floors.items():
+            value = row.metric(key)
+            if floor is not None and (value is None or value < floor):
+                failures.append(f"{where}: {key} {_show(value)} < {floor}")
+        drop = -(row.delta or 0.0)
+        if gates.max_drop is not None and drop > gates.max_drop:
+            failures.append(f"{where}: {task.primary_label} drop {drop:.4f} > {gates.max_drop}")
+    return failures
+
+
+def finish(
+    ws: Workspace,
+    run_id: str,
+    dataset: DatasetRecord,
+    rows: list[BenchmarkRow],
+    gates: Gates,
+    *,
+    description: str,
+    model: ArtifactRecord,
+    config: dict[str, Any],
+    junit: Path | None,
+    ladder: list[dict[str, Any]] | None = None,
+) -> BenchmarkRun:
+    """Compare with the reference, check the gates, write the report, record in the catalog."""
+    from backends.report import write_report
+
+    rows = compare(rows)
+    report_dir = ws.root / "reports" / run_id
+    run = BenchmarkRun(
+        run_id=run_id,
+        dataset=f"{dataset.name}@{dataset.version}",
+        model=model.id,
+        classes=tuple(dataset.manifest["classes"]),
+        rows=tuple(rows),
+        config=config,
+        gate_failures=tuple(check_gates(gates, rows)),
+        ladder=tuple(ladder or ()),
+        report_dir=report_dir,
+    )
+    staging = ws.temporary(f"report-{run_id}")  # a killed run never leaves half a report
+    write_report(staging, run, junit=junit)
+    ws.place(staging, report_dir)
+    ws.catalog.add_results(run_id, description, rows)
+    return run
+
+
+def _show(value: float | None) -> str:
+    return "none" if value is None else f"{value:.4f}"
