@@ -242,6 +242,20 @@ class Catalog(ResultTables):
             row = db.execute("SELECT * FROM artifacts WHERE path = ?", (path,)).fetchone()
         return _artifact(row)
 
+    def update_meta(self, artifact_id: int, meta: dict[str, Any]) -> ArtifactRecord:
+        """Add ``meta`` to an artifact's metadata (what was learnt about it later: a
+        TensorRT engine's fidelity measured on its board); its bytes are unchanged."""
+        with self._connect() as db:
+            row = db.execute("SELECT meta FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+            if row is None:
+                raise BadInput(f"no artifact with id {artifact_id} in {self.path}")
+            merged = {**json.loads(row["meta"]), **meta}
+            db.execute(
+                "UPDATE artifacts SET meta = ? WHERE id = ?",
+                (json.dumps(merged, sort_keys=True), artifact_id),
+            )
+        return self.artifact(artifact_id)
+
     def artifact(self, artifact_id: int) -> ArtifactRecord:
         with self._connect() as db:
             row = db.execute("SELECT * FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()

@@ -1,35 +1,163 @@
-"""The stages wired together: dataset -> train -> convert -> bench -> report.
+"""Pipelines: the stages a pipeline file names, run in dependency order.
 
-Used by the headless runner and by the app. Stages are resumable: a dataset with the same content
-is not rebuilt, a finished training or conversion job with the same key is reused (``force``
-redoes them), and an interrupted training resumes from its last checkpoint.
+The stages are a registry (``STAGE_MODULES``: one module each, each declaring its section,
+what it consumes and produces, and how it runs); the pipeline file's parser is built from it.
+A file that names no stage of its own (or no file) runs the default loop, dataset -> train ->
+convert -> bench; a stage off the default loop (``[engines]``) runs when its section is there;
+``stages = [...]`` at the top level runs exactly those. Stages are resumable: a dataset with the
+same content is not rebuilt, a finished training or conversion with the same key is reused
+(``force`` redoes them), and an interrupted training resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
-from collections.abc import Callable, Iterator
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict
 from pathlib import Path
 from typing import Any
 
-from backends.bench.rows import BenchmarkRow, BenchmarkRun
-from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import DatasetStep, Pipeline
-from backends.errors import BadInput, Cancelled, MllibError, StageFailed
-from backends.events import Emit, Error, Log, StageFinished, StageStarted
-from backends.formats import Precision
+from backends.bench.rows import BenchmarkRun
+from backends.bench.stage import Gates
+from backends.config import parse
+from backends.errors import BadInput, Cancelled, MllibError, StageFailed, read_input
+from backends.events import Emit, Error, StageFinished, StageStarted
+from backends.stage import Context, Stage
 from backends.workspace import Workspace
 
+STAGE_MODULES = (  # the loop, in its order
+    "backends.datasets.stage",
+    "backends.train.stage",
+    "backends.convert.stage",
+    "backends.tensorrt.stage",
+    "backends.bench.stage",
+)
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (importlib.import_module(module).STAGE for module in STAGE_MODULES)
+}
 
-@dataclass(frozen=True)
-class Converted:
-    artifacts: list[ArtifactRecord]  # the targets, then each ladder's kept rung
-    ladder: list[dict[str, Any]]  # one summary per ladder rung (backends/ladder.py)
+
+class Pipeline:
+    """Which stages run, in order, each with its config; and the gates of the run."""
+
+    def __init__(
+        self, *, stages: Sequence[str] | None = None, gates: Gates | None = None, **configs: Any
+    ) -> None:
+        unknown = sorted(set(configs) - set(STAGES))
+        if unknown:
+            raise BadInput(f"no stage {unknown[0]!r} (stages: {', '.join(STAGES)})")
+        if stages is None:
+            stages = [n for n, s in STAGES.items() if s.default or n in configs]
+        self.stages = _ordered(stages)
+        self.configs = configs
+        self.gates = gates or Gates()
+
+    def config(self, name: str) -> Any:
+        """A stage's config: the pipeline's, else the stage's defaults."""
+        return self.configs.get(name) or STAGES[name].config()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in STAGES:  # pipeline.train, pipeline.bench...
+            return self.config(name)
+        raise AttributeError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stages": list(self.stages),
+            **{name: asdict(self.config(name)) for name in self.stages},
+            "gates": asdict(self.gates),
+        }
 
 
-DEFAULT_SIZES = {"fashion-mnist": (28, 28)}  # (height, width); 128x128 for the others
+def _ordered(names: Sequence[str]) -> tuple[str, ...]:
+    """The stages in the registry's order, each after what it consumes."""
+    for name in names:
+        if name not in STAGES:
+            raise BadInput(f"stages: no stage {name!r} (stages: {', '.join(STAGES)})")
+    chosen = [n for n in STAGES if n in names]
+    made: set[str] = set()
+    for name in chosen:
+        missing = [c for c in STAGES[name].consumes if c not in made]
+        if missing:
+            makers = [n for n, s in STAGES.items() if missing[0] in s.produces]
+            raise BadInput(
+                f"stage {name!r} needs {missing[0]!r}, which no stage before it makes: add "
+                f"{' or '.join(map(repr, makers))} to stages"
+            )
+        made |= set(STAGES[name].produces)
+    return tuple(chosen)
+
+
+def load_pipeline(path: Path) -> Pipeline:
+    return parse_pipeline(read_input(path, "pipeline file"), str(path))
+
+
+def parse_pipeline(raw: bytes, source: str) -> Pipeline:
+    """A pipeline file's bytes (named ``source`` in messages): one section per stage, built by
+    the stage's own config, plus ``[gates]`` and an optional top-level ``stages`` list."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{source}: not valid TOML: {exc}") from None
+    allowed = [*STAGES, "gates", "stages"]
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise BadInput(
+            f"{source}: unknown key '{unknown[0]}' (allowed in the top level: {', '.join(allowed)})"
+        )
+    stages = data.get("stages")
+    if stages is not None and (
+        not isinstance(stages, list) or not all(isinstance(s, str) for s in stages)
+    ):
+        raise BadInput(f"{source}: stages must be a list of stage names, got {stages!r}")
+    configs = {name: _section(STAGES[name], data[name], source) for name in STAGES if name in data}
+    gates = parse(Gates, data["gates"], source, "gates.") if "gates" in data else None
+    try:
+        return Pipeline(stages=stages, gates=gates, **configs)
+    except BadInput as exc:
+        raise BadInput(f"{source}: {exc}") from None
+
+
+def _section(stage: Stage, data: Any, source: str) -> Any:
+    if stage.choices is None:
+        return parse(stage.config, data, source, f"{stage.name}.")
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: {stage.name} must be a table")
+    default = stage.config.__dataclass_fields__["source"].default
+    choice = data.get("source", default)
+    if not isinstance(choice, str) or choice not in stage.choices:
+        raise BadInput(
+            f"{source}: {stage.name}.source must be one of "
+            f"{', '.join(map(repr, stage.choices))}, got {choice!r}"
+        )
+    chosen = stage.choices[choice]
+    own = set(chosen.__dataclass_fields__)
+    for key in sorted(set(data) - own):  # another source's setting: say so, after its checks
+        owners = [name for name, cls in stage.choices.items() if key in cls.__dataclass_fields__]
+        if owners:
+            owner = stage.choices[owners[0]]
+            parse(owner, {key: data[key], "source": owners[0], **_required(owner)}, source,
+                  f"{stage.name}.")  # fmt: skip
+            raise BadInput(
+                f"{source}: {stage.name}.{key} is a setting of source "
+                f"{' or '.join(map(repr, owners))}, not {choice!r}"
+            )
+    return parse(chosen, data, source, f"{stage.name}.")
+
+
+def _required(cls: type) -> dict[str, Any]:
+    """Placeholders for a config's required fields (to check one other field alone)."""
+    return {
+        name: ""
+        for name, spec in cls.__dataclass_fields__.items()
+        if spec.default is MISSING and spec.default_factory is MISSING
+    }
 
 
 def run(
@@ -39,109 +167,21 @@ def run(
     *,
     force: bool = False,
     junit: Path | None = None,
-) -> BenchmarkRun:
-    """Run every stage and write the report. Gate misses and failed rows are in the result
-    (``raise_for_outcome``), so a caller can show the table before failing."""
-    from backends.bench.run import finish, new_run_id
+    devices: Path | None = None,
+) -> BenchmarkRun | None:
+    """Run the pipeline's stages; the bench stage's run is returned (None without one). Gate
+    misses and failed rows are in it (``raise_for_outcome``), so a caller can show the table
+    before failing."""
+    from backends.bench.run import new_run_id
 
-    run_id = new_run_id()
-    with _stage(emit, "dataset", "Dataset") as done:
-        dataset = prepare_dataset(ws, pipeline.dataset, emit)
-        done(f"{dataset.name}@{dataset.version}")
-    with _stage(emit, "train", "Train") as done:
-        from backends.train.loop import train  # Keras: imported only when training
-
-        trained = train(ws, dataset, pipeline.train, emit, force=force)
-        done(
-            "reused a finished run with the same data and config"
-            if trained.cached
-            else f"artifact {trained.keras.id}"
-        )
-    with _stage(emit, "convert", "Convert") as done:
-        converted = convert_all(ws, trained.keras, pipeline, emit, force=force)
-        done(", ".join(f"{a.kind} {a.meta['precision']}" for a in converted.artifacts))
-    with _stage(emit, "bench", "Benchmark") as done:
-        rows = bench_all(ws, [trained.keras, *converted.artifacts], dataset, pipeline, emit)
-        done(f"{len(rows)} rows")
-    return finish(
-        ws,
-        run_id,
-        dataset,
-        rows,
-        pipeline.gates,
-        description="pipeline run",
-        model=trained.keras,
-        config=asdict(pipeline),
-        junit=junit,
-        ladder=converted.ladder,
-    )
-
-
-def convert_all(
-    ws: Workspace, model: ArtifactRecord, pipeline: Pipeline, emit: Emit, *, force: bool = False
-) -> Converted:
-    """Every target of ``[convert]`` (an int8 that misses its gate falls back to fp16), then
-    every ``ladder`` format's fastest faithful precision."""
-    from backends.convert.job import convert, parse_target
-    from backends.convert.ladder import climb
-    from backends.runtimes import load
-
-    step = pipeline.convert
-    targets = [parse_target(t) for t in step.targets]  # all checked before any work
-    ladders = [parse_target(name)[0] for name in step.ladder]
-    reference = load("tensorflow", ws.verify(model))
-    built: list[ArtifactRecord] = []
-    for fmt, precision in targets:
-        result = convert(ws, model, fmt, precision, step, emit, reference=reference, force=force)
-        built.append(result.artifact)
-        fidelity = result.fidelity
-        if not result.passed:
-            emit(
-                Log(
-                    stage="convert",
-                    level="warning",
-                    message=(
-                        f"{fmt.name} {precision} missed its fidelity gate "
-                        f"({fidelity['gate']}: change {fidelity['delta']:+.4f})"
-                    ),
-                )
-            )
-            fallback = (fmt, Precision.FP16)
-            if (
-                precision is Precision.INT8
-                and step.fallback
-                and Precision.FP16 in fmt.precisions
-                and fallback not in targets
-            ):
-                emit(
-                    Log(
-                        stage="convert", level="warning", message=f"falling back to {fmt.name} fp16"
-                    )
-                )
-                targets.append(fallback)
-    summaries: list[dict[str, Any]] = []
-    for fmt in ladders:
-        kept, rungs = climb(ws, model, fmt, pipeline, emit, reference=reference, force=force)
-        built += [kept] if kept else []
-        summaries += rungs
-    return Converted(built, summaries)
-
-
-def bench_all(
-    ws: Workspace,
-    artifacts: list[ArtifactRecord],
-    dataset: DatasetRecord,
-    pipeline: Pipeline,
-    emit: Emit,
-) -> list[BenchmarkRow]:
-    """One row per artifact x runtime that loads it; the Keras model first (the reference)."""
-    from backends.bench.run import benchmark
-
-    return [
-        row
-        for artifact in artifacts
-        for row in benchmark(ws, artifact, dataset, pipeline.bench, emit)
-    ]
+    ctx = Context(ws, emit, pipeline, new_run_id(), force=force, junit=junit, devices=devices)
+    for name in pipeline.stages:
+        stage = STAGES[name]
+        with _stage(emit, name, stage.title) as done:
+            produced, detail = stage.run(ctx, pipeline.config(name))
+            ctx.outputs.update(produced)
+            done(detail)
+    return ctx.outputs.get("run")
 
 
 @contextmanager
@@ -168,66 +208,4 @@ def _stage(emit: Emit, stage: str, title: str) -> Iterator[Callable[[str], None]
         StageFinished(
             stage=stage, status="done", seconds=time.monotonic() - start, detail=detail[0]
         )
-    )
-
-
-def prepare_dataset(ws: Workspace, step: DatasetStep, emit: Emit) -> DatasetRecord:
-    from backends.datasets import build
-    from backends.datasets.classmap import ClassMap
-    from backends.datasets.idx import FASHION_MNIST_DIR
-
-    size = step.size or DEFAULT_SIZES.get(step.source, (128, 128))
-    if step.source == "workspace":
-        return ws.catalog.dataset(step.name)
-    if step.source == "synth":
-        return build.synth_dataset(
-            ws,
-            name=step.name,
-            images=step.images,
-            size=size,
-            seed=step.seed,
-            val_fraction=step.val_fraction,
-            emit=emit,
-        )
-    if step.source == "fashion-mnist":
-        return build.import_idx(
-            ws,
-            name=step.name,
-            directory=Path(step.path) if step.path else FASHION_MNIST_DIR,
-            size=size,
-            limits={"train": step.train_images, "val": step.val_images},
-            emit=emit,
-        )
-    if step.source == "folder":
-        if step.path is None:
-            raise BadInput("dataset.source = 'folder' needs dataset.path (the class folders)")
-        return build.import_folder(
-            ws,
-            name=step.name,
-            root=Path(step.path),
-            size=size,
-            channels=step.channels,
-            val_fraction=step.val_fraction,
-            seed=step.seed,
-            emit=emit,
-        )
-    missing = [
-        k
-        for k in ("train_annotations", "val_annotations", "images_dir")
-        if getattr(step, k) is None
-    ]
-    if missing:
-        raise BadInput(f"dataset.source = 'coco' needs dataset.{missing[0]}")
-    assert step.train_annotations and step.val_annotations and step.images_dir
-    splits = {
-        "train": (Path(step.train_annotations), Path(step.images_dir)),
-        "val": (Path(step.val_annotations), Path(step.val_images_dir or step.images_dir)),
-    }
-    return build.import_coco(
-        ws,
-        name=step.name,
-        splits=splits,
-        class_map=ClassMap.load(step.class_map),
-        size=size,
-        emit=emit,
     )

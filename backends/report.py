@@ -100,7 +100,7 @@ def markdown(run: BenchmarkRun) -> str:
                     [
                         r.software,
                         str(f["images"]),
-                        f"{f['max_abs_diff']:.2e}",
+                        "-" if f["max_abs_diff"] is None else f"{f['max_abs_diff']:.2e}",
                         f"{f['argmax_agreement']:.5%}",
                         _num(f["delta"], signed=True),
                         f["gate"],

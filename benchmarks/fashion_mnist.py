@@ -15,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from backends.config import load_pipeline
 from backends.events import Event, Metric, StageFinished
-from backends.pipeline import run
+from backends.pipeline import load_pipeline, run
 from backends.workspace import Workspace
 
 PIPELINE = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist.toml"

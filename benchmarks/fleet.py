@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from backends.bench.stage import BenchStep
 from backends.boards import fleet as board_fleet
 from backends.boards.inventory import load_inventory
-from backends.config import BenchStep
 from backends.datasets.build import synth_dataset
 from backends.workspace import Workspace
 from tests.sshd import Fleet

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.config import ConvertStep
 from backends.convert import onnx, tflite
+from backends.convert.stage import ConvertStep
 from backends.formats import Precision
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.config import TrainConfig
 from backends.datasets.build import synth_dataset
+from backends.train.stage import TrainConfig
 from backends.workspace import Workspace
 
 

@@ -187,7 +187,7 @@ class MllibApp(App[None]):
 
     def action_demo(self) -> None:
         assert self.ws is not None
-        self.start("demo", jobs.demo(self.ws, self.pipeline_file), group="train")
+        self.start("demo", jobs.demo(self.ws, self.pipeline_file, self.devices), group="train")
 
     def action_train(self) -> None:
         names = [f"{d.name}@{d.version}" for d in self.snapshot.datasets]

@@ -17,20 +17,22 @@ Work = Callable[[ev.Emit], Any]
 APP_BENCH = dict(warmup_runs=3, warmup_seconds=0.2, min_runs=20, min_seconds=0.5)
 
 
-def demo(ws: Workspace, pipeline_file: Path | None) -> Work:
-    def work(emit: ev.Emit) -> None:
-        from backends.config import Pipeline, load_pipeline
-        from backends.pipeline import run
+def demo(ws: Workspace, pipeline_file: Path | None, devices: Path | None) -> Work:
+    """The pipeline file's stages (the demo without one), an [engines] stage's boards too."""
 
-        run(ws, load_pipeline(pipeline_file) if pipeline_file else Pipeline(), emit)
+    def work(emit: ev.Emit) -> None:
+        from backends.pipeline import Pipeline, load_pipeline, run
+
+        pipeline = load_pipeline(pipeline_file) if pipeline_file else Pipeline()
+        run(ws, pipeline, emit, devices=devices)
 
     return work
 
 
 def train(ws: Workspace, dataset: str, epochs: int) -> Work:
     def work(emit: ev.Emit) -> None:
-        from backends.config import TrainConfig
         from backends.train.loop import train as run_train
+        from backends.train.stage import TrainConfig
 
         run_train(ws, ws.catalog.dataset(dataset), TrainConfig(epochs=epochs), emit)
 
@@ -39,9 +41,9 @@ def train(ws: Workspace, dataset: str, epochs: int) -> Work:
 
 def convert(ws: Workspace, model: ArtifactRecord, target: str) -> Work:
     def work(emit: ev.Emit) -> None:
-        from backends.config import ConvertStep
         from backends.convert.job import convert as run_convert
         from backends.convert.job import parse_target
+        from backends.convert.stage import ConvertStep
 
         fmt, precision = parse_target(target)
         run_convert(ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)
@@ -92,8 +94,8 @@ def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[Artif
 
     def work(emit: ev.Emit) -> None:
         from backends.bench.run import benchmark, finish, new_run_id
+        from backends.bench.stage import BenchStep, Gates
         from backends.boards.inventory import load_inventory
-        from backends.config import BenchStep, Gates
 
         inventory = load_inventory(devices, ws.root)
         step = BenchStep(**APP_BENCH)

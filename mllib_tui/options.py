@@ -7,13 +7,16 @@ from typing import Annotated
 
 import typer
 
-from backends.config import RANGES
+from backends import config
+from backends.bench.stage import BenchStep
+from backends.boards.fleet import CONCURRENCY
 from backends.errors import BadInput
 
 
-def bounds(key: str) -> dict[str, float]:
-    """``min``/``max`` of a numeric option, from the one table the pipeline files use."""
-    low, high = RANGES[key]
+def bounds(cls: type, name: str) -> dict[str, float]:
+    """``min``/``max`` of a numeric option: the bounds its config field declares, which a
+    pipeline file's value meets too."""
+    low, high = config.bounds(cls, name)
     return {"min": low, "max": high}
 
 
@@ -47,7 +50,7 @@ ThreadsOption = Annotated[
     int,
     typer.Option(
         help="Threads for the runtime (0 = its default); recorded with the figures.",
-        **bounds("bench.threads"),
+        **bounds(BenchStep, "threads"),
     ),
 ]
 
@@ -68,7 +71,8 @@ DevicesOption = Annotated[
     ),
 ]
 ConcurrencyOption = Annotated[
-    int, typer.Option(help="Boards worked on at the same time.", **bounds("boards.concurrency"))
+    int,
+    typer.Option(help="Boards worked on at the same time.", min=CONCURRENCY[0], max=CONCURRENCY[1]),
 ]
 
 CredsOption = Annotated[

@@ -73,8 +73,11 @@ def test_a_runtime_that_crashes_the_agent_keeps_the_boards_finished_rows(
 ) -> None:
     """onnxruntime kills the agent (a segfault, as XNNPACK did under qemu); the LiteRT row that
     finished before it is kept, and the board goes on to the rows after it."""
-    crash = _wrapper(
-        fleet, "segv-python", 'case "$*" in *"--runtime onnxruntime"*) kill -SEGV $$;; esac'
+    crash = _wrapper(  # the request is the first line of the agent's stdin
+        fleet,
+        "segv-python",
+        'read -r request\ncase "$request" in *\'"runtime": "onnxruntime"\'*) kill -SEGV $$;; esac\n'
+        'printf "%s\\n" "$request" |',
     )
     devices = fleet.devices_toml(tmp_path / "devices.toml", beta={"python": crash})
     int8 = _int8(trained_ws)
@@ -142,10 +145,16 @@ def test_presigned_deploys_keep_the_url_off_the_command_line_and_sign_per_board(
 ) -> None:
     """Each board's agent reads its URL from stdin (``ps`` shows argv to every user there), and
     each URL is signed just before that board's download, so none waits out its expiry."""
-    argv_log = fleet.root / "argv.log"
-    argv_log.write_text("")
-    argv_log.chmod(0o666)  # board users append to it
-    logged = _wrapper(fleet, "argv-python", f'echo "$@" >> {argv_log}')
+    argv_log, requests = fleet.root / "argv.log", fleet.root / "requests.log"
+    for log in (argv_log, requests):
+        log.write_text("")
+        log.chmod(0o666)  # board users append to it
+    logged = _wrapper(  # records each agent's argv, and the request it reads on stdin
+        fleet,
+        "argv-python",
+        f'echo "$@" >> {argv_log}\nread -r request\necho "$request" >> {requests}\n'
+        'printf "%s\\n" "$request" |',
+    )
     devices = fleet.devices_toml(
         tmp_path / "devices.toml", alpha={"python": logged}, beta={"python": logged}
     )
@@ -184,8 +193,10 @@ def test_presigned_deploys_keep_the_url_off_the_command_line_and_sign_per_board(
         model = home / "mllib" / "deployed" / slot / "current" / "model.tflite"
         assert hashlib.sha256(model.read_bytes()).hexdigest() == int8.sha256
     commands = argv_log.read_text()
-    assert "receive" in commands and "--url-stdin" in commands
-    assert "http" not in commands and "X-Amz" not in commands
+    assert commands and "http" not in commands and "X-Amz" not in commands
+    received = [json.loads(line) for line in requests.read_text().splitlines()]
+    urls = [r["url"] for r in received if r["command"] == "receive" and r.get("url")]
+    assert len(urls) == 2 and all("X-Amz-Signature" in url for url in urls)  # via stdin
 
 
 def test_the_same_bytes_under_another_name_are_deployed_whole(

@@ -57,7 +57,7 @@ def test_headless_run_reports_classification_figures(fashion) -> None:
     png = ws / "reports" / report["run_id"] / report["rows"][0]["confusion_png"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     stored = Workspace.open(ws).catalog.results(report["run_id"])
-    assert [r["accuracy"] for r in stored] == [r["accuracy"] for r in rows_]
+    assert [r.metric("accuracy") for r in stored] == [r["accuracy"] for r in rows_]
 
 
 def test_accuracy_gate_exits_1(fashion) -> None:
@@ -75,7 +75,7 @@ def test_results_of_both_tasks_share_one_table(fashion, trained_ws: Path) -> Non
     headers = [str(c.header) for c in table.columns]
     expected = ["Software", "Images", "Accuracy", "Similarity", "mIoU", "Top-1", "Macro F1", "Δ"]
     assert headers[:8] == expected
-    assert [r["task"] for r in mixed] == ["classification", "segmentation"]
+    assert [r.task for r in mixed] == ["classification", "segmentation"]
 
     listed = cli("results", "latest", "-w", str(ws))
     assert listed.returncode == 0 and "Top-1" in listed.stdout and "mIoU" not in listed.stdout

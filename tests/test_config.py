@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.config import Pipeline, load_pipeline
 from backends.errors import BadInput
+from backends.pipeline import Pipeline, load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

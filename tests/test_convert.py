@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.config import BenchStep, ConvertStep, Pipeline
+from backends.bench.stage import BenchStep
+from backends.convert.stage import ConvertStep
 from backends.runtimes import load
 from backends.workspace import Workspace
 from tests.conftest import TINY, cli
@@ -97,7 +98,7 @@ def test_convert_cli_uint8_io_then_reuse(trained_ws: Path) -> None:
 def test_fallback_from_int8_to_fp16_when_the_gate_is_missed(
     trained_ws: Path, tmp_path: Path
 ) -> None:
-    from backends.pipeline import convert_all
+    from backends.convert.stage import convert_all
 
     shutil.copytree(trained_ws, tmp_path / "ws")  # this test marks the int8 model as failed
     ws = Workspace.open(tmp_path / "ws")
@@ -106,7 +107,7 @@ def test_fallback_from_int8_to_fp16_when_the_gate_is_missed(
     impossible = ConvertStep(
         targets=("tflite:int8",), representative_images=8, fidelity_images=5, max_drop_int8=-1.0
     )  # int8 must gain 1.0 mIoU
-    built = convert_all(ws, model, Pipeline(convert=impossible), events.append).artifacts
+    built = convert_all(ws, model, impossible, BenchStep(), events.append).artifacts
     assert [(a.kind, a.meta["precision"]) for a in built] == [
         ("tflite", "int8"),
         ("tflite", "fp16"),
@@ -125,7 +126,7 @@ def test_the_ladder_keeps_the_fastest_precision_that_passes(
 ) -> None:
     """int8 -> fp16 -> fp32 with real LiteRT models: every rung converted and checked, the
     passing ones timed, the fastest kept; an int8 that misses its gate is never kept."""
-    from backends.pipeline import convert_all
+    from backends.convert.stage import convert_all
 
     shutil.copytree(trained_ws, tmp_path / "ws")
     ws = Workspace.open(tmp_path / "ws")
@@ -136,7 +137,7 @@ def test_the_ladder_keeps_the_fastest_precision_that_passes(
             max_drop_int8=max_drop,
         )  # fmt: skip
         events: list = []
-        converted = convert_all(ws, model, Pipeline(convert=step, bench=FAST), events.append)
+        converted = convert_all(ws, model, step, FAST, events.append)
         rungs = converted.ladder
         assert [r["precision"] for r in rungs] == ["int8", "fp16", "fp32"]
         assert rungs[0]["passed"] is int8_passes

@@ -95,8 +95,8 @@ def test_pulled_files_are_durable_before_the_catalog_names_them(
 def test_checkpoints_are_durable_before_they_replace_the_last_one(
     tmp_path: Path, fsynced: list[str]
 ) -> None:
-    from backends.config import TrainConfig
     from backends.train.loop import train
+    from backends.train.stage import TrainConfig
 
     ws = Workspace.open(tmp_path / "ws")
     dataset = synth_dataset(ws, name="d", images=8, size=(32, 32), emit=lambda e: None)

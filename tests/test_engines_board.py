@@ -186,3 +186,37 @@ def test_trtexec_builds_where_the_python_module_is_missing(env: Env) -> None:
     int8 = env("engines", "build", onnx, "trtexec", "--precision", "int8")
     assert int8.returncode == 2
     assert "has trtexec but not TensorRT's Python module" in int8.stderr
+
+
+def test_an_engines_stage_runs_the_ladder_on_each_board_inside_run(
+    fleet: Fleet, trained_ws: Path, tmp_path: Path
+) -> None:
+    """[engines] in a pipeline file: on each board int8 -> fp16 -> fp32 are built, their
+    fidelity is measured there against the Keras model, the fastest that passes is kept, and
+    the bench stage benchmarks it on its board next to the workstation's rows."""
+    from tests.conftest import TINY
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws)
+    env = Env(fleet, ws, tmp_path)
+    pipeline = tmp_path / "engines.toml"
+    pipeline.write_text(
+        TINY.read_text() + '\n[engines]\nboards = ["jetson", "jetson8"]\nladder = true\n'
+        "calibration_images = 8\n"
+    )
+    out = env("run", "--headless", "--json", str(pipeline))
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    finished = [e["stage"] for e in events if e["type"] == "stage_finished" and not e["board"]]
+    assert finished == ["dataset", "train", "convert", "engines", "bench"]
+    rows = [r for r in result_rows(out) if r.get("runtime") == "tensorrt"]
+    assert sorted(r["board"] for r in rows) == ["jetson", "jetson8"]
+    assert all(r["status"] == "ok" and r["fidelity"]["passed"] for r in rows)
+    assert all(r["fidelity"]["max_abs_diff"] is None for r in rows)  # measured on the board
+    runs = sorted((ws / "reports").glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    report = json.loads(runs[-1].read_text())
+    for board in ("jetson", "jetson8"):
+        rungs = [r for r in report["ladder"] if r["format"] == f"tensorrt on {board}"]
+        assert [r["precision"] for r in rungs] == ["int8", "fp16", "fp32"]
+        assert sum(r["chosen"] for r in rungs) == 1
+        assert all(r["passed"] for r in rungs)  # the stand-in runs the ONNX model: faithful

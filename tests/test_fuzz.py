@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends.boards.inventory import parse_inventory
-from backends.config import parse_pipeline
 from backends.datasets import coco
 from backends.datasets.classmap import ClassMap
 from backends.datasets.manifest import check_manifest
 from backends.errors import BadInput
+from backends.pipeline import parse_pipeline
 from backends.storage.creds import load_creds
 from backends.storage.index import ArtifactIndex, DatasetIndex
 

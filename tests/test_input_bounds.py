@@ -3,15 +3,17 @@ options, devices.toml, ~/.ssh/config and the devices.toml that import-ssh-config
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from backends.bench.stage import BenchStep
 from backends.boards.inventory import load_inventory
 from backends.boards.ssh_config import read_hosts
-from backends.config import RANGES, BenchStep, load_pipeline
 from backends.errors import BadInput
+from backends.pipeline import STAGES, load_pipeline
 from tests.conftest import cli
 
 
@@ -48,7 +50,14 @@ def test_steps_made_in_code_are_bounded_too() -> None:
     """However a step is made (the app, a notebook), its numbers are checked."""
     with pytest.raises(BadInput, match="bench.min_runs must be between 1 and"):
         BenchStep(min_runs=0)
-    assert all(low <= high for low, high in RANGES.values())
+    ranges = [
+        f.metadata["range"]
+        for stage in STAGES.values()
+        for config in [stage.config, *(stage.choices or {}).values()]
+        for f in dataclasses.fields(config)
+        if "range" in f.metadata
+    ]
+    assert ranges and all(low <= high for low, high in ranges)
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from typing import Any
 from backends import events as ev
 from backends.bench.local import check_sizes, row_header, runtime_options
 from backends.bench.rows import BenchmarkRow
+from backends.bench.stage import BenchStep
 from backends.boards.fleet import each_board
 from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession
 from backends.boards.transport import BoardLost
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep
 from backends.errors import BadInput, Interrupted
 from backends.formats import Format
 from backends.tensorrt.boards import check_engine

@@ -11,8 +11,8 @@ from typing import Any
 
 from backends.bench.protocol import inference_latency, measure
 from backends.bench.rows import BenchmarkRow
+from backends.bench.stage import BenchStep
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep
 from backends.datasets.shards import split
 from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter, Result

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import typing
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,14 +23,19 @@ from backends.evaluation import evaluate
 from backends.runtimes import LoadedModel
 
 
+def _bounded(default: Any, low: float, high: float) -> Any:
+    # backends.config.bounded, which boards lack: the bounds the workstation checks
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass(frozen=True)
 class Protocol:
-    warmup_runs: int = 10
-    warmup_seconds: float = 1.0
-    min_runs: int = 50
-    min_seconds: float = 2.0
-    batch_size: int = 1
-    eval_batch_size: int = 8
+    warmup_runs: int = _bounded(10, 0, 1_000_000)
+    warmup_seconds: float = _bounded(1.0, 0, 3600)
+    min_runs: int = _bounded(50, 1, 10_000_000)
+    min_seconds: float = _bounded(2.0, 0, 86_400)
+    batch_size: int = _bounded(1, 1, 4096)
+    eval_batch_size: int = _bounded(8, 1, 4096)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 from backends.bench.local import bench_artifact
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
+from backends.bench.stage import BenchStep, Gates
 from backends.boards.inventory import Inventory
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import BenchStep, Gates
 from backends.events import Emit
 from backends.formats import KERAS_KIND, Format
 from backends.tasks import TASKS

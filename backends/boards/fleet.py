@@ -18,11 +18,11 @@ from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession, Signer
 from backends.boards.transport import open_transport
 from backends.catalog import ArtifactRecord
-from backends.config import out_of_range
 from backends.errors import BadInput
 from backends.workspace import Workspace
 
 T = TypeVar("T")
+CONCURRENCY = (1, 256)  # boards worked on at the same time
 Outcome = dict[str, Any]
 
 
@@ -33,9 +33,8 @@ async def each_board(
     limit: int = 8,
 ) -> dict[str, T | BaseException]:
     """``work`` on every board, at most ``limit`` at a time; exceptions are returned per board."""
-    problem = out_of_range("boards.concurrency", limit)
-    if problem is not None:  # a limit of 0 would wait forever
-        raise BadInput(problem)
+    if not CONCURRENCY[0] <= limit <= CONCURRENCY[1]:  # a limit of 0 would wait forever
+        raise BadInput(f"concurrency must be between {CONCURRENCY[0]} and {CONCURRENCY[1]}")
     asyncio.get_running_loop().set_exception_handler(_quiet_lost_links)
     gate = asyncio.Semaphore(limit)
 

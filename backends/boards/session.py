@@ -28,10 +28,10 @@ from typing import Any
 
 from backends import events as ev
 from backends.bench.protocol import Protocol
+from backends.bench.stage import BenchStep
 from backends.boards.bundle import build
 from backends.boards.inventory import Board
 from backends.boards.transport import ByteProgress, Transport
-from backends.config import BenchStep
 from backends.errors import BadInput, StageFailed
 from backends.names import check_name, check_relative
 

@@ -37,7 +37,7 @@ class FidelityGates:
 @dataclass(frozen=True)
 class Fidelity:
     images: int
-    max_abs_diff: float
+    max_abs_diff: float | None  # None when measured on a board: its probabilities stay there
     argmax_agreement: float
     metric: str  # the row key compared: miou or accuracy
     reference: float
@@ -75,15 +75,41 @@ def check(
         total += ref_label.size
         ref_cm += ConfusionMatrix.from_labels(targets, ref_label, n, ignore)
         cand_cm += ConfusionMatrix.from_labels(targets, cand_label, n, ignore)
-    ref_fig, cand_fig = ref_cm.summary(classes, task.name), cand_cm.summary(classes, task.name)
+    return judge(
+        ref_cm.summary(classes, task.name),
+        cand_cm.summary(classes, task.name),
+        images=min(images, split.size),
+        max_abs_diff=max_diff,
+        argmax_agreement=same / total if total else float("nan"),
+        precision=precision,
+        task=task,
+        classes=classes,
+        gates=gates,
+    )
+
+
+def judge(
+    ref_fig: dict[str, Any],
+    cand_fig: dict[str, Any],
+    *,
+    images: int,
+    max_abs_diff: float | None,
+    argmax_agreement: float,
+    precision: Precision,
+    task: Task,
+    classes: list[str],
+    gates: FidelityGates,
+) -> Fidelity:
+    """The fidelity of a candidate from its figures and the reference's on the same images
+    (``ConfusionMatrix.summary``): wherever the candidate ran, here or on a board."""
     primary = task.primary
     delta = _minus(cand_fig[primary], ref_fig[primary])
     passed, gate = gates.judge(precision, delta, task.primary_label)
     per_class = task.per_class[0]
     return Fidelity(
-        images=min(images, split.size),
-        max_abs_diff=max_diff,
-        argmax_agreement=same / total if total else float("nan"),
+        images=images,
+        max_abs_diff=max_abs_diff,
+        argmax_agreement=argmax_agreement,
         metric=primary,
         reference=_nan(ref_fig[primary]),
         value=_nan(cand_fig[primary]),

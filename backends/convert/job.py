@@ -13,10 +13,9 @@ import importlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.catalog import ArtifactRecord
-from backends.config import ConvertStep
 from backends.convert.fidelity import Fidelity, FidelityGates, check
 from backends.convert.representative import stratified
 from backends.datasets.shards import split
@@ -26,6 +25,9 @@ from backends.formats import FORMATS, KERAS_KIND, Format, Precision, check_preci
 from backends.runtimes import LoadedModel, load
 from backends.tasks import task_of
 from backends.workspace import Workspace
+
+if TYPE_CHECKING:
+    from backends.convert.stage import ConvertStep
 
 
 @dataclass(frozen=True)

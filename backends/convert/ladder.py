@@ -10,13 +10,16 @@ nothing is kept and the run says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.catalog import ArtifactRecord
-from backends.config import Pipeline
 from backends.events import Emit, Log
 from backends.formats import Format, Precision
 from backends.runtimes import LoadedModel
+
+if TYPE_CHECKING:
+    from backends.bench.stage import BenchStep
+    from backends.convert.stage import ConvertStep
 
 ORDER = (Precision.INT8, Precision.FP16, Precision.FP32)  # fastest first, where it is faithful
 
@@ -46,7 +49,8 @@ def climb(
     ws: Any,
     model: ArtifactRecord,
     fmt: Format,
-    pipeline: Pipeline,
+    step: ConvertStep,
+    bench: BenchStep,
     emit: Emit,
     *,
     reference: LoadedModel,
@@ -58,12 +62,10 @@ def climb(
 
     rungs = []
     for precision in (p for p in ORDER if p in fmt.precisions):
-        result = convert(
-            ws, model, fmt, precision, pipeline.convert, emit, reference=reference, force=force
-        )
+        result = convert(ws, model, fmt, precision, step, emit, reference=reference, force=force)
         dataset = ws.catalog.dataset_by_id(result.artifact.dataset_id)  # convert checked it
         p50 = (
-            inference_p50(ws, result.artifact, fmt.runtimes[0], dataset, pipeline.bench)
+            inference_p50(ws, result.artifact, fmt.runtimes[0], dataset, bench)
             if result.passed
             else None
         )

@@ -132,7 +132,7 @@ def check_meta(meta: Any, where: str, field: str = "meta") -> dict[str, Any]:
 
 _FIDELITY: dict[str, type | tuple[type, ...]] = {
     "images": int,
-    "max_abs_diff": (int, float),
+    "max_abs_diff": (int, float, type(None)),  # None: measured on a board
     "argmax_agreement": (int, float),
     "metric": str,
     "reference": (int, float),
@@ -148,6 +148,8 @@ def _fidelity(value: Any, where: str) -> None:
     if not isinstance(value, dict):
         raise BadInput(f"{where} must be an object")
     for key, kind in _FIDELITY.items():
+        if key not in value:
+            raise BadInput(f"{where} lacks '{key}' or it has the wrong type")
         field = value.get(key)
         wrong_bool = isinstance(field, bool) and kind is not bool
         if not isinstance(field, kind) or wrong_bool:

@@ -14,7 +14,7 @@ import os
 import posixpath
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,11 +22,13 @@ from backends import events as ev
 from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import EngineStep
 from backends.errors import BadInput, StageFailed
 from backends.formats import CALIBRATION_CACHE, CALIBRATION_SHARD, Precision
 from backends.tensorrt.fingerprint import Fingerprint, board_identity, check
 from backends.workspace import Workspace, hash_path
+
+if TYPE_CHECKING:
+    from backends.tensorrt.stage import EngineStep
 
 ENGINE, CACHE, SHARD = "tensorrt", CALIBRATION_CACHE, CALIBRATION_SHARD
 

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.config import TrainConfig
 from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
 from backends.evaluation import evaluate
@@ -33,6 +32,7 @@ from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.formats import KERAS_KIND
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
 from backends.tasks import SEGMENTATION, Task, task_of
+from backends.train.stage import TrainConfig
 from backends.workspace import Workspace, fsync_dir, fsync_file
 
 import_tensorflow()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from backends.config import BenchStep, Gates
+from backends.bench.stage import BenchStep, Gates
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
@@ -43,19 +43,19 @@ def bench(
     ] = None,
     threads: ThreadsOption = DEFAULTS.threads,
     warmup_runs: Annotated[
-        int, typer.Option(help="Warm-up calls (at least).", **bounds("bench.warmup_runs"))
+        int, typer.Option(help="Warm-up calls (at least).", **bounds(BenchStep, "warmup_runs"))
     ] = DEFAULTS.warmup_runs,
     warmup_seconds: Annotated[
-        float, typer.Option(help="Warm-up time (at least).", **bounds("bench.warmup_seconds"))
+        float, typer.Option(help="Warm-up time (at least).", **bounds(BenchStep, "warmup_seconds"))
     ] = DEFAULTS.warmup_seconds,
     runs: Annotated[
-        int, typer.Option(help="Timed calls (at least).", **bounds("bench.min_runs"))
+        int, typer.Option(help="Timed calls (at least).", **bounds(BenchStep, "min_runs"))
     ] = DEFAULTS.min_runs,
     seconds: Annotated[
-        float, typer.Option(help="Timed duration (at least).", **bounds("bench.min_seconds"))
+        float, typer.Option(help="Timed duration (at least).", **bounds(BenchStep, "min_seconds"))
     ] = DEFAULTS.min_seconds,
     batch_size: Annotated[
-        int, typer.Option(help="Images per timed call.", **bounds("bench.batch_size"))
+        int, typer.Option(help="Images per timed call.", **bounds(BenchStep, "batch_size"))
     ] = DEFAULTS.batch_size,
     disable_default_delegates: Annotated[
         bool, typer.Option(help="LiteRT: turn off XNNPACK (recorded with the figures).")
@@ -66,13 +66,13 @@ def bench(
     min_miou: Annotated[
         float | None,
         typer.Option(
-            help="Gate (segmentation): exit 1 below this mIoU.", **bounds("gates.min_miou")
+            help="Gate (segmentation): exit 1 below this mIoU.", **bounds(Gates, "min_miou")
         ),
     ] = None,
     min_accuracy: Annotated[
         float | None,
         typer.Option(
-            help="Gate (classification): exit 1 below this top-1.", **bounds("gates.min_accuracy")
+            help="Gate (classification): exit 1 below this top-1.", **bounds(Gates, "min_accuracy")
         ),
     ] = None,
     board: Annotated[

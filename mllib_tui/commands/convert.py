@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from backends.config import ConvertStep
+from backends.convert.stage import ConvertStep
 from backends.errors import BadInput, GateFailed
 from backends.tasks import LABELS
 from backends.workspace import Workspace
@@ -47,14 +47,14 @@ def convert(
         int,
         typer.Option(
             help="int8 calibration images, drawn stratified by class.",
-            **bounds("convert.representative_images"),
+            **bounds(ConvertStep, "representative_images"),
         ),
     ] = DEFAULTS.representative_images,
     fidelity_images: Annotated[
         int,
         typer.Option(
             help="Validation images compared against the Keras model.",
-            **bounds("convert.fidelity_images"),
+            **bounds(ConvertStep, "fidelity_images"),
         ),
     ] = DEFAULTS.fidelity_images,
     dataset: Annotated[

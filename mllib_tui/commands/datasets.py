@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backends.catalog import DatasetRecord
+from backends.datasets.sources import FashionMnist, Folder, Synth
 from backends.events import Emit
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
@@ -44,15 +45,15 @@ def synth(
     workspace: WorkspaceOption = None,
     name: Annotated[str, typer.Option(help="Dataset name.")] = "demo",
     images: Annotated[
-        int, typer.Option(help="Images to generate (train + val).", **bounds("dataset.images"))
+        int, typer.Option(help="Images to generate (train + val).", **bounds(Synth, "images"))
     ] = 320,
     size: SizeOption = "128x128",
     seed: Annotated[
-        int, typer.Option(help="Generator seed: same seed, same dataset.", **bounds("dataset.seed"))
+        int, typer.Option(help="Generator seed: same seed, same dataset.", **bounds(Synth, "seed"))
     ] = 0,
     val_fraction: Annotated[
         float,
-        typer.Option(help="Share of images kept for validation.", **bounds("dataset.val_fraction")),
+        typer.Option(help="Share of images kept for validation.", **bounds(Synth, "val_fraction")),
     ] = 0.2,
 ) -> None:
     """Generate the synthetic COCO-format dataset (people, vehicles, animals, chairs) and import
@@ -125,13 +126,13 @@ def import_fashion_mnist(
         int | None,
         typer.Option(
             help="Keep the first N training images (a subset).",
-            **bounds("dataset.train_images"),
+            **bounds(FashionMnist, "train_images"),
         ),
     ] = None,
     val_images: Annotated[
         int | None,
         typer.Option(
-            help="Keep the first N test images (a subset).", **bounds("dataset.val_images")
+            help="Keep the first N test images (a subset).", **bounds(FashionMnist, "val_images")
         ),
     ] = None,
     size: SizeOption = "28x28",
@@ -170,11 +171,11 @@ def import_folder(
         float,
         typer.Option(
             help="Share of each class kept for val (without train/ and val/).",
-            **bounds("dataset.val_fraction"),
+            **bounds(Folder, "val_fraction"),
         ),
     ] = 0.2,
     seed: Annotated[
-        int, typer.Option(help="Seed of the train/val draw.", **bounds("dataset.seed"))
+        int, typer.Option(help="Seed of the train/val draw.", **bounds(Folder, "seed"))
     ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from backends.config import EngineStep
+from backends.tensorrt.stage import EngineStep
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.headless.output import JsonLines, RichProgress
@@ -42,17 +42,18 @@ def build(
         int,
         typer.Option(
             help="Builder workspace in MB; lower it on 4-8 GB Jetsons.",
-            **bounds("engines.workspace_mb"),
+            **bounds(EngineStep, "workspace_mb"),
         ),
     ] = DEFAULTS.workspace_mb,
     max_batch: Annotated[
-        int, typer.Option(help="Largest batch the engine accepts.", **bounds("engines.max_batch"))
+        int,
+        typer.Option(help="Largest batch the engine accepts.", **bounds(EngineStep, "max_batch")),
     ] = DEFAULTS.max_batch,
     calibration_images: Annotated[
         int,
         typer.Option(
             help="int8: images drawn stratified from the training split.",
-            **bounds("engines.calibration_images"),
+            **bounds(EngineStep, "calibration_images"),
         ),
     ] = DEFAULTS.calibration_images,
     concurrency: ConcurrencyOption = 4,
@@ -76,7 +77,9 @@ def build(
         inventory = load_inventory(devices, ws.root)
         onnx = ws.catalog.artifact(artifact_id(artifact))
         chosen = inventory.select(boards or [], tag)
-        step = EngineStep(workspace_mb, max_batch, calibration_images)
+        step = EngineStep(
+            workspace_mb=workspace_mb, max_batch=max_batch, calibration_images=calibration_images
+        )
         wanted = check_precision(FORMATS["tensorrt"], precision)
         with JsonLines() if as_json else RichProgress() as render:
             results = asyncio.run(

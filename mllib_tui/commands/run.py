@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from backends.config import Pipeline, load_pipeline
+from backends.bench.stage import Gates
+from backends.pipeline import Pipeline, load_pipeline
 from backends.pipeline import run as run_pipeline
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
-from mllib_tui.options import JsonOption, JunitOption, WorkspaceOption, bounds
+from mllib_tui.options import DevicesOption, JsonOption, JunitOption, WorkspaceOption, bounds
 
 
 def run(
@@ -49,21 +50,21 @@ def run(
         float | None,
         typer.Option(
             help="Gate (segmentation): exit 1 when a row's mIoU is below this.",
-            **bounds("gates.min_miou"),
+            **bounds(Gates, "min_miou"),
         ),
     ] = None,
     min_pixel_accuracy: Annotated[
         float | None,
         typer.Option(
             help="Gate (segmentation): exit 1 when a row's pixel accuracy is below this.",
-            **bounds("gates.min_pixel_accuracy"),
+            **bounds(Gates, "min_pixel_accuracy"),
         ),
     ] = None,
     min_accuracy: Annotated[
         float | None,
         typer.Option(
             help="Gate (classification): exit 1 when a row's top-1 is below this.",
-            **bounds("gates.min_accuracy"),
+            **bounds(Gates, "min_accuracy"),
         ),
     ] = None,
     max_drop: Annotated[
@@ -71,13 +72,16 @@ def run(
         typer.Option(
             help="Gate: exit 1 when a row's mIoU (top-1 for classification) is this much below "
             "TensorFlow fp32.",
-            **bounds("gates.max_drop"),
+            **bounds(Gates, "max_drop"),
         ),
     ] = None,
     junit: JunitOption = None,
+    devices: DevicesOption = None,
 ) -> None:
-    """Run dataset -> train -> convert -> bench and write the report to
-    <workspace>/reports/<run-id>/ (results.md, results.json, confusion-matrix PNGs).
+    """Run the pipeline's stages (without a file, or one naming no stage, the loop dataset ->
+    train -> convert -> bench; [engines] adds TensorRT builds on boards; `stages = [...]` runs
+    exactly those) and write the report to <workspace>/reports/<run-id>/ (results.md,
+    results.json, confusion-matrix PNGs).
 
     Gate options override the pipeline file's [gates]. Exit status: 0 ok, 1 a quality gate
     failed, 2 bad input or configuration, 3 a stage or a benchmark row failed, 130 interrupted.
@@ -92,13 +96,14 @@ def run(
             "min_accuracy": min_accuracy,
             "max_drop": max_drop,
         }
-        gates = dataclasses.replace(
+        pipeline.gates = dataclasses.replace(
             pipeline.gates, **{k: v for k, v in overrides.items() if v is not None}
         )
-        pipeline = dataclasses.replace(pipeline, gates=gates)
         ws = Workspace.open(workspace)
         with JsonLines() if as_json else RichProgress() as render:
-            result = run_pipeline(ws, pipeline, render, force=force, junit=junit)
+            result = run_pipeline(ws, pipeline, render, force=force, junit=junit, devices=devices)
+        if result is None:  # no bench stage: nothing to tabulate or gate
+            return
         if not as_json:
             print_results(stdout, result.report_dir)
         result.raise_for_outcome()

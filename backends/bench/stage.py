@@ -1,0 +1,80 @@
+"""The bench stage (``[bench]``, with ``[gates]``): every model of the run on every runtime that
+loads it, with the benchmark protocol on the whole validation split; TensorRT engines of an
+``[engines]`` stage on the boards they were built for. It writes the report and gates the run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from backends.bench.protocol import Protocol
+from backends.config import Bounded, bounded
+from backends.stage import Context, Stage
+
+
+@dataclass(frozen=True)
+class BenchStep(Protocol, Bounded):
+    """The benchmark protocol (``backends/bench/protocol.py``) plus the runtime settings."""
+
+    threads: int = bounded(2, 0, 1024)
+    disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
+
+    SECTION: ClassVar[str] = "bench"
+
+
+@dataclass(frozen=True)
+class Gates(Bounded):
+    """Quality gates (``[gates]``): a miss makes the run exit with status 1, naming the row."""
+
+    min_miou: float | None = bounded(None, 0, 1)  # segmentation
+    min_pixel_accuracy: float | None = bounded(None, 0, 1)  # segmentation
+    min_accuracy: float | None = bounded(None, 0, 1)  # classification: top-1
+    max_drop: float | None = bounded(None, 0, 1)  # of the headline metric against TF fp32
+
+    SECTION: ClassVar[str] = "gates"
+
+
+def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
+    from backends.bench.run import benchmark, finish
+    from backends.boards.inventory import load_inventory
+
+    dataset, model = ctx.outputs["dataset"], ctx.outputs["model"]
+    rows = [
+        row
+        for artifact in [model, *ctx.outputs.get("conversions", [])]
+        for row in benchmark(ctx.ws, artifact, dataset, config, ctx.emit)
+    ]
+    engines = ctx.outputs.get("engines", {})  # board -> the engines built (or kept) for it
+    if engines:
+        inventory = load_inventory(ctx.devices, ctx.ws.root)
+        for board, kept in engines.items():
+            for engine in kept:
+                rows += benchmark(
+                    ctx.ws, engine, dataset, config, ctx.emit, boards=[board],
+                    inventory=inventory, run_id=ctx.run_id,
+                )  # fmt: skip
+    run = finish(
+        ctx.ws,
+        ctx.run_id,
+        dataset,
+        rows,
+        ctx.pipeline.gates,
+        description="pipeline run",
+        model=model,
+        config=ctx.pipeline.to_json(),
+        junit=ctx.junit,
+        ladder=ctx.outputs.get("ladder", []),
+    )
+    return {"run": run}, f"{len(rows)} rows"
+
+
+STAGE = Stage(
+    name="bench",
+    title="Benchmark",
+    config=BenchStep,
+    run=run,
+    consumes=("dataset", "model"),
+    uses=("conversions", "ladder", "engines"),
+    produces=("run",),
+)

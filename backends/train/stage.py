@@ -1,0 +1,47 @@
+"""The train stage (``[train]``): a Keras model fitted on the dataset, reused when a finished
+run with the same data and settings exists, resumed from its last checkpoint when cut short."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from backends.config import Bounded, bounded
+from backends.stage import Context, Stage
+
+
+@dataclass(frozen=True)
+class TrainConfig(Bounded):
+    network: Literal["auto", "unet", "cnn", "mobilenetv2"] = "auto"  # auto: by task and size
+    epochs: int = bounded(15, 1, 100_000)
+    batch_size: int = bounded(8, 1, 4096)
+    width: float = bounded(0.35, 0.05, 4.0)
+    learning_rate: float = bounded(1e-3, 1e-9, 10)
+    seed: int = bounded(0, 0, 2**32 - 1)
+    augment: bool = True
+    weights: str | None = None  # "imagenet" only when the weights are already cached locally
+
+    SECTION: ClassVar[str] = "train"
+
+
+def run(ctx: Context, config: TrainConfig) -> tuple[Mapping[str, Any], str]:
+    from backends.train.loop import train  # Keras: imported only when training
+
+    trained = train(ctx.ws, ctx.outputs["dataset"], config, ctx.emit, force=ctx.force)
+    detail = (
+        "reused a finished run with the same data and config"
+        if trained.cached
+        else f"artifact {trained.keras.id}"
+    )
+    return {"model": trained.keras}, detail
+
+
+STAGE = Stage(
+    name="train",
+    title="Train",
+    config=TrainConfig,
+    run=run,
+    consumes=("dataset",),
+    produces=("model",),
+)
