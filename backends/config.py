@@ -11,6 +11,7 @@ keys that are allowed), a wrong type, a value out of range.
 from __future__ import annotations
 
 import math
+import tomllib
 import types
 import typing
 from dataclasses import MISSING, Field, field, fields
@@ -19,6 +20,17 @@ from typing import Any, ClassVar, Literal
 from backends.errors import BadInput
 
 RANGE = "range"  # field metadata: (low, high) for a number, or for each number of a tuple
+
+
+def read_toml(raw: bytes, source: str) -> dict[str, Any]:
+    """The tables of a TOML file's bytes (named ``source`` in messages): text that is not
+    UTF-8 or not TOML is one ``BadInput`` line saying where."""
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{source}: not valid TOML: {exc}") from None
 
 
 def bounded(default: Any, low: float, high: float) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import MISSING, asdict
@@ -22,7 +21,7 @@ from typing import Any
 
 from backends.bench.rows import BenchmarkRun
 from backends.bench.stage import Gates
-from backends.config import parse
+from backends.config import parse, read_toml
 from backends.errors import BadInput, Cancelled, MllibError, StageFailed, read_input
 from backends.events import Emit, Error, StageFinished, StageStarted
 from backends.stage import Context, Stage
@@ -99,12 +98,7 @@ def load_pipeline(path: Path) -> Pipeline:
 def parse_pipeline(raw: bytes, source: str) -> Pipeline:
     """A pipeline file's bytes (named ``source`` in messages): one section per stage, built by
     the stage's own config, plus ``[gates]`` and an optional top-level ``stages`` list."""
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{source}: not valid TOML: {exc}") from None
+    data = read_toml(raw, source)
     allowed = [*STAGES, "gates", "stages"]
     unknown = sorted(set(data) - set(allowed))
     if unknown:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.catalog import ArtifactRecord, Catalog
+from backends.durable import fsync
 from backends.errors import BadInput, Cancelled, Interrupted
 from backends.formats import ARTIFACT_KINDS
 from backends.names import check_name
@@ -106,7 +107,7 @@ class Workspace:
             write(tmp)
             if not tmp.exists():
                 raise FileNotFoundError(f"the writer for {name} produced nothing")
-            digest, size = hash_path(tmp, fsync=True)
+            digest, size = hash_path(tmp, durable=True)
             if expect is not None and digest != expect:
                 raise BadInput(
                     f"artifact {name} arrived as sha256 {digest[:12]}…, expected {expect[:12]}…: "
@@ -120,7 +121,7 @@ class Workspace:
                 if final.exists():
                     _remove(final)  # a damaged copy: replace it
                 os.replace(tmp, final)
-                fsync_dir(final.parent)
+                fsync(final.parent)
         except BaseException:
             _remove(tmp)
             raise
@@ -171,7 +172,7 @@ class Workspace:
         """Move a finished directory from ``tmp/`` into place in one rename, durably; one that
         is there already (a run written again) is moved aside first, then removed."""
         final.parent.mkdir(parents=True, exist_ok=True)
-        fsync_dir(tmp)
+        fsync(tmp)
         if final.exists():
             old = self.temporary(f"old-{final.name}")
             os.replace(final, old)
@@ -179,7 +180,7 @@ class Workspace:
             _remove(old)
         else:
             os.replace(tmp, final)
-        fsync_dir(final.parent)
+        fsync(final.parent)
 
     @contextlib.contextmanager
     def job(self, kind: str, key: str, params: dict[str, Any]) -> Iterator[int]:
@@ -216,51 +217,30 @@ class Workspace:
                 fresh.unlink(missing_ok=True)
 
 
-def hash_path(path: Path, *, fsync: bool = False) -> tuple[str, int]:
-    """sha256 and size of a file, or of a directory tree (relative names and contents)."""
+def hash_path(path: Path, *, durable: bool = False) -> tuple[str, int]:
+    """sha256 and size of a file, or of a directory tree (relative names and contents); with
+    ``durable``, each file is fsynced as it is read."""
     if path.is_file():
-        return _hash_file(path, fsync)
+        return _hash_file(path, durable)
     tree = hashlib.sha256()
     total = 0
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest, size = _hash_file(file, fsync)
+        digest, size = _hash_file(file, durable)
         tree.update(f"{file.relative_to(path).as_posix()}\0{digest}\n".encode())
         total += size
     return tree.hexdigest(), total
 
 
-def _hash_file(path: Path, fsync: bool) -> tuple[str, int]:
+def _hash_file(path: Path, durable: bool) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
-        if fsync:
+        if durable:
             os.fsync(handle.fileno())
     return digest.hexdigest(), size
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``path`` and fsync it (the caller renames or fsyncs its directory)."""
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (the directory's own metadata)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -3,7 +3,6 @@ messages; handlers here own all state. The engine functions are the CLI's."""
 
 from __future__ import annotations
 
-import tomllib
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +16,8 @@ from textual.widgets import DataTable
 from textual.worker import WorkerState, get_current_worker
 
 from backends import events as ev
-from backends.errors import Cancelled, MllibError
+from backends.config import read_toml
+from backends.errors import BadInput, Cancelled, MllibError, read_input
 from backends.formats import KERAS_KIND
 from backends.workspace import Workspace, default_root
 from mllib_tui import jobs, state
@@ -73,12 +73,12 @@ class MllibApp(App[None]):
         path = KEYMAP.expanduser()
         if path.is_file():
             try:
-                keys = tomllib.loads(path.read_text()).get("keys", {})
+                keys = read_toml(read_input(path, "keymap"), str(path)).get("keys", {})
                 if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-                    raise ValueError('[keys] must map binding ids to keys, e.g. deploy = "D"')
+                    raise BadInput(f'{path}: [keys] maps binding ids to keys, e.g. deploy = "D"')
                 self.set_keymap(keys)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError too
-                self.notify(f"{path}: {exc}", severity="error", markup=False)
+            except MllibError as exc:
+                self.notify(str(exc), severity="error", markup=False)
 
     @work(thread=True, group="load", exclusive=True, exit_on_error=False)
     def reload(self) -> None:

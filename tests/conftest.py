@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from backends import events as ev
+from backends.boards.bundle import build
 from backends.workspace import Workspace
+from tests.s3server import S3Server
+from tests.sshd import Fleet
 
 # Fuzzers run a bounded number of examples in CI, with no example database left behind;
 # HYPOTHESIS_PROFILE=deep runs many more on demand.
@@ -24,6 +29,51 @@ TINY = ROOT / "examples" / "tiny.toml"
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     return Workspace.open(tmp_path / "ws")
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The board agent's zipapp, as a deploy uploads it."""
+    name, data = build()
+    path = tmp_path_factory.mktemp("agent") / name
+    path.write_bytes(data)
+    return path
+
+
+def start_agent(agent: Path, **request: object) -> subprocess.Popen[str]:
+    """The agent running here with ``request`` on its stdin (which stays open)."""
+    process = subprocess.Popen(
+        [sys.executable, str(agent)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(request) + "\n")
+    process.stdin.flush()
+    return process
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    """Two real sshd boards on loopback, alpha and beta, their host keys trusted."""
+    os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
+    boards = Fleet()
+    boards.add("alpha", 0)
+    boards.add("beta", 1)
+    boards.trust_all()
+    yield boards
+    boards.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) on loopback."""
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    server.start()
+    yield server
+    server.stop()
 
 
 def cli(

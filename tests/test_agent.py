@@ -15,6 +15,7 @@ import pytest
 
 from backends import events as ev
 from backends.boards.bundle import MODULES, ROOT, build
+from tests.conftest import start_agent
 
 BUNDLED = {f"backends.{m[:-3].replace('/', '.')}".removesuffix(".__init__") for m in MODULES}
 
@@ -49,14 +50,6 @@ def test_agent_modules_need_python_38_at_most() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    name, data = build()
-    path = tmp_path_factory.mktemp("agent") / name
-    path.write_bytes(data)
-    return path
 
 
 def _events(stdout: str) -> list[ev.Event]:
@@ -175,24 +168,14 @@ def test_sigterm_ends_the_agent_cleanly(agent: Path, tmp_path: Path) -> None:
     """A bench that is stopped says so on stdout and exits 128+15, without a traceback."""
     manifest = tmp_path / "split.json"
     manifest.write_text(json.dumps({"classes": ["a"], "ignore": 255, "shards": []}))
-    slow = subprocess.Popen(
-        [sys.executable, str(agent)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    slow = start_agent(
+        agent,
+        command="receive",
+        path="/dev/zero",
+        sha256="0" * 64,
+        store=str(tmp_path / "store"),
+        size=10**18,
     )
-    assert slow.stdin is not None
-    slow.stdin.write(
-        _request(
-            command="receive",
-            path="/dev/zero",
-            sha256="0" * 64,
-            store=str(tmp_path / "store"),
-            size=10**18,
-        )
-    )
-    slow.stdin.flush()
     time.sleep(1.0)  # hashing /dev/zero never ends
     slow.send_signal(signal.SIGTERM)
     stdout, stderr = slow.communicate(timeout=10)

@@ -16,35 +16,13 @@ import pytest
 
 from backends import events as ev
 from backends.boards import fleet
-from backends.boards.bundle import build
 from backends.boards.inventory import load_inventory
+from tests.conftest import start_agent
 from tests.sshd import Fleet, _descendants
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    name, data = build()
-    path = tmp_path_factory.mktemp("agent") / name
-    path.write_bytes(data)
-    return path
-
-
-def _start(agent: Path, **request: object) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, str(agent)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin is not None
-    process.stdin.write(json.dumps(request) + "\n")
-    process.stdin.flush()
-    return process
-
-
 def test_a_long_command_ends_at_its_time_limit(agent: Path) -> None:
-    process = _start(agent, command="monitor", interval=0.1, seconds=0.5)
+    process = start_agent(agent, command="monitor", interval=0.1, seconds=0.5)
     assert process.stdout is not None
     stdout = process.stdout.read()  # stdin stays open: only the time limit ends it
     process.wait(10)
@@ -55,7 +33,7 @@ def test_a_long_command_ends_at_its_time_limit(agent: Path) -> None:
 
 
 def test_closing_stdin_stops_a_long_command(agent: Path) -> None:
-    process = _start(agent, command="monitor", interval=0.05)
+    process = start_agent(agent, command="monitor", interval=0.05)
     assert process.stdout is not None and process.stdin is not None
     first = [ev.decode(process.stdout.readline()) for _ in range(6)]
     assert any(isinstance(e, ev.Metric) for e in first)

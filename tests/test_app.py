@@ -212,6 +212,43 @@ async def test_quit_while_training_asks_and_cancels(tmp_path: Path) -> None:
     assert states == ["interrupted"]
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (b"[keys\n", "not valid TOML"),
+        (b"[keys]\ndeploy = 3\n", "[keys] maps binding ids to keys"),
+        (b"\xff\xfe", "not UTF-8 text (byte 0)"),
+    ],
+)
+async def test_a_bad_keymap_is_one_line_and_the_app_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: bytes, said: str
+) -> None:
+    keymap = tmp_path / "home" / ".config" / "mllib" / "keymap.toml"
+    keymap.parent.mkdir(parents=True)
+    keymap.write_bytes(text)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.pause(0.3)
+        (note,) = [n.message for n in app._notifications]
+        assert note.startswith(f"{keymap}: ") and said in note
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, Help)
+
+
+async def test_a_keymap_rebinds_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keymap = tmp_path / "home" / ".config" / "mllib" / "keymap.toml"
+    keymap.parent.mkdir(parents=True)
+    keymap.write_text('[keys]\nhelp = "f1"\n')
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 34)) as pilot:
+        await pilot.pause(0.3)
+        assert not list(app._notifications)
+        await pilot.press("f1")
+        assert isinstance(app.screen, Help)
+
+
 async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = MllibApp(tmp_path / "ws")

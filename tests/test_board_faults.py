@@ -26,25 +26,6 @@ pytestmark = pytest.mark.slow
 FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    os.makedirs("/run/sshd", exist_ok=True)
-    boards = Fleet()
-    boards.add("alpha", 0)
-    boards.add("beta", 1)
-    boards.trust_all()
-    yield boards
-    boards.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory):
-    server = S3Server(tmp_path_factory.mktemp("s3"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def _wrapper(fleet: Fleet, name: str, body: str) -> str:
     """A board "python" that runs ``body`` (sh) before the board's real interpreter."""
     path = fleet.root / name

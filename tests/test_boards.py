@@ -21,17 +21,6 @@ pytestmark = pytest.mark.slow
 FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
-    boards = Fleet()
-    boards.add("alpha", 0)
-    boards.add("beta", 1)
-    boards.trust_all()
-    yield boards
-    boards.stop()
-
-
 class Env:
     """Runs the CLI against the fleet with its devices.toml and known-hosts file."""
 

@@ -21,14 +21,6 @@ from tests.s3server import ACCESS_KEY, READER_KEY, READER_SECRET, SECRET_KEY, S3
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory):
-    server = S3Server(tmp_path_factory.mktemp("s3"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def creds(s3: S3Server, tmp_path: Path) -> Path:
     return s3.creds_json(tmp_path / "creds.json")

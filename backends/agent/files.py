@@ -15,6 +15,7 @@ from pathlib import Path
 
 from backends import events as ev
 from backends.agent.request import Request, emit
+from backends.durable import fsync
 from backends.errors import BadInput, StageFailed
 
 
@@ -37,7 +38,7 @@ def receive(request: Request) -> int:
             f"{path.name} arrived damaged (sha256 {digest[:12]}, expected {expected[:12]}); "
             "nothing was kept: deploy again"
         )
-    _fsync(path)
+    fsync(path)
     _install(path, store)
     slot = request.text("slot", None)
     switched = _switch(Path(slot), store) if slot else False
@@ -130,11 +131,11 @@ def _install(path: Path, store: Path) -> None:
             if not store.is_dir():
                 raise
         else:
-            _fsync(store.parent)
+            fsync(store.parent)
             return
     if not (store / path.name).exists():
         os.rename(path, store / path.name)
-        _fsync(store)
+        fsync(store)
 
 
 def _switch(slot: Path, store: Path) -> bool:
@@ -156,17 +157,8 @@ def _point(slot: Path, name: str, target: str) -> None:
     tmp = slot / f".{name}-{os.getpid()}-{time.monotonic_ns()}"
     os.symlink(target, tmp)
     os.rename(tmp, slot / name)
-    _fsync(slot)
+    fsync(slot)
 
 
 def _link(path: Path) -> str | None:
     return os.readlink(path) if path.is_symlink() else None
-
-
-def _fsync(path: Path) -> None:
-    """fsync a file, or a directory (its entries: renames and new names)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

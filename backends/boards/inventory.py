@@ -23,11 +23,11 @@ import os
 import re
 import shutil
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from backends.config import read_toml
 from backends.errors import BadInput, read_input
 from backends.formats import RUNTIMES
 from backends.names import is_name
@@ -115,12 +115,7 @@ def load_inventory(path: Path | None, workspace_root: Path) -> Inventory:
 
 def parse_inventory(raw: bytes, src: str, workspace_root: Path) -> Inventory:
     """devices.toml's bytes (named ``src`` in messages) as an inventory, plus local."""
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{src}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{src}: not valid TOML: {exc}") from None
+    data = read_toml(raw, src)
     unknown = set(data) - {"boards"}
     if unknown:
         raise BadInput(f"{src}: unknown top-level key {sorted(unknown)[0]!r} (only [boards.NAME])")

@@ -22,10 +22,11 @@ from backends.datasets import coco, folder, idx, synth
 from backends.datasets.classmap import ClassMap
 from backends.datasets.preprocess import Size, letterbox, letterbox_image
 from backends.datasets.shards import MANIFEST, MANIFEST_SCHEMA, dataset_version, write_shard
+from backends.durable import fsync, write_durably
 from backends.errors import BadInput
 from backends.events import Emit, Log, ProgressReporter
 from backends.names import check_name
-from backends.workspace import Workspace, fsync_dir, write_durably
+from backends.workspace import Workspace
 
 SHARD_BYTES = 16 << 20  # 256 images at 128x128 RGB with masks
 MAX_SHARD_IMAGES = 8192
@@ -232,7 +233,7 @@ def _assemble(
                 "splits": written,
             }
             write_durably(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
-            fsync_dir(tmp)
+            fsync(tmp)
             final = ws.root / "datasets" / layout.name / version
             if final.exists():
                 shutil.rmtree(tmp)
@@ -246,7 +247,7 @@ def _assemble(
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
-                fsync_dir(final.parent)
+                fsync(final.parent)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -26,13 +26,14 @@ from backends.bench.rows import BenchmarkRow
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.manifest import check_manifest
 from backends.datasets.shards import MANIFEST
+from backends.durable import fsync
 from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter
 from backends.names import DATASET_VERSION, SHA256, check_name, check_sha256, is_name
 from backends.storage import Store
 from backends.storage.creds import Target
 from backends.storage.index import ArtifactIndex, DatasetIndex
-from backends.workspace import Workspace, fsync_dir, hash_path
+from backends.workspace import Workspace, hash_path
 
 T = TypeVar("T")
 STAGE = "storage"
@@ -105,7 +106,7 @@ async def pull_dataset(
         if final.exists():
             shutil.rmtree(final)  # not in the catalog: a leftover
         tmp.rename(final)
-        fsync_dir(final.parent)
+        fsync(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -8,9 +8,9 @@ import secrets
 from pathlib import Path
 from types import TracebackType
 
+from backends.durable import fsync
 from backends.errors import BadInput
 from backends.storage import Progress
-from backends.workspace import fsync_dir
 
 CHUNK = 1 << 20
 
@@ -59,4 +59,4 @@ class VerifiedFile:
                 f"{self.sha256[:12]}…: the object is damaged; nothing was kept"
             )
         os.replace(self.tmp, self.dest)
-        fsync_dir(self.dest.parent)
+        fsync(self.dest.parent)

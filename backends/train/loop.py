@@ -27,13 +27,14 @@ import numpy as np
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
+from backends.durable import fsync
 from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.formats import KERAS_KIND
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
 from backends.tasks import SEGMENTATION, Task, task_of
 from backends.train.stage import TrainConfig
-from backends.workspace import Workspace, fsync_dir, fsync_file
+from backends.workspace import Workspace
 
 import_tensorflow()
 import keras  # noqa: E402
@@ -310,9 +311,9 @@ class _Reporter(keras.callbacks.Callback):
         final = self._checkpoints / f"epoch-{epoch:03d}.keras"
         tmp = self._ws.temporary(final.name)
         self.model.save(tmp)
-        fsync_file(tmp)  # durable before the rename makes it the checkpoint
+        fsync(tmp)  # durable before the rename makes it the checkpoint
         os.replace(tmp, final)
-        fsync_dir(self._checkpoints)
+        fsync(self._checkpoints)
         for older in self._checkpoints.glob("epoch-*.keras"):
             if older.name < final.name:
                 older.unlink(missing_ok=True)  # keep only the newest: checkpoints are large
