@@ -294,10 +294,25 @@ async def test_engine_and_board_messages_are_shown_as_text_not_markup(tmp_path: 
 
 
 @pytest.mark.slow
-async def test_conversions_queue_and_run_one_at_a_time(app_ws: Path) -> None:
+async def test_conversions_queue_and_run_one_at_a_time(
+    app_ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
     from textual.widgets import Select
     from textual.worker import WorkerState
 
+    from mllib_tui import jobs
+
+    # The conversions are cached in this workspace and end at once; the first one is held at
+    # its start until the queue has been looked at (the real conversion runs after that).
+    release, real = threading.Event(), jobs.convert
+
+    def held(ws, model, target):
+        work = real(ws, model, target)
+        return (lambda emit: (release.wait(60), work(emit))[1]) if target == "tflite:fp16" else work
+
+    monkeypatch.setattr(jobs, "convert", held)
     app, seen = MllibApp(app_ws), Recorder()
     async with app.run_test(size=(120, 34), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: bool(app.snapshot.models))
@@ -310,6 +325,7 @@ async def test_conversions_queue_and_run_one_at_a_time(app_ws: Path) -> None:
         assert app.converting == first and [job for job, _ in app.conversions] == [second]
         queued = app.dashboard.queued
         assert queued[second][4] == "queued" and queued[first][4] == "running"
+        release.set()
         most = 0
         for _ in range(3000):
             running = [w for w in app.workers if w.group == "convert"]
