@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 def confusion_png(path: Path, matrix: list[list[int]], classes: list[str], title: str) -> None:
-    import matplotlib
+    confusion_figure(matrix, classes, title).savefig(path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> Figure:
+    """The heatmap as a figure of its own (no pyplot state: safe in threads and notebooks)."""
+    from matplotlib.figure import Figure
 
     counts = np.asarray(matrix, dtype=np.float64)
     rows = counts.sum(1, keepdims=True)
     normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     size = 1.2 + 0.9 * len(classes)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=100)
+    fig = Figure(figsize=(size + 1.2, size), dpi=100)
+    ax = fig.subplots()
     image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
@@ -36,5 +44,4 @@ def confusion_png(path: Path, matrix: list[list[int]], classes: list[str], title
         )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig

@@ -1,4 +1,5 @@
-"""The engine never imports the UI, and nothing heavy is imported at start-up."""
+"""The engine and the Python API never import the UI, and nothing heavy is imported at
+start-up."""
 
 import subprocess
 import sys
@@ -28,8 +29,14 @@ def test_engine_imports_no_ui_and_nothing_heavy() -> None:
     assert not loaded & HEAVY, "heavy libraries must be imported inside the functions using them"
 
 
-def test_no_engine_source_mentions_the_ui() -> None:
-    for path in (ROOT / "backends").rglob("*.py"):
+def test_the_python_api_imports_no_ui_and_nothing_heavy() -> None:
+    loaded = _modules_after("import mllib")
+    assert not loaded & UI
+    assert not loaded & (HEAVY | {"pandas", "IPython", "asyncssh", "aioboto3"})
+
+
+def test_no_engine_or_api_source_mentions_the_ui() -> None:
+    for path in [*(ROOT / "backends").rglob("*.py"), *(ROOT / "mllib").rglob("*.py")]:
         for line in path.read_text().splitlines():
             words = line.split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:

@@ -16,10 +16,35 @@ from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.bench.stage import BenchStep, Gates
 from backends.boards.inventory import Inventory
 from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.errors import BadInput
 from backends.events import Emit
 from backends.formats import KERAS_KIND, Format
 from backends.tasks import TASKS
 from backends.workspace import Workspace
+
+
+def measured_on(
+    ws: Workspace, artifact: str | int | Path, dataset: str | None, precision: str = "fp32"
+) -> tuple[ArtifactRecord, DatasetRecord]:
+    """What a benchmark of ``artifact`` (an id, or a model file, copied into the workspace
+    labelled ``precision``) measures, and on which dataset (``NAME[@VERSION]``; default: the
+    one it was trained on)."""
+    from backends.model_files import import_model_file
+
+    chosen = ws.catalog.dataset(dataset) if dataset is not None else None
+    if isinstance(artifact, int) or (isinstance(artifact, str) and artifact.isdigit()):
+        record = ws.catalog.artifact(int(artifact))
+    elif chosen is None:
+        raise BadInput(f"{artifact}: a model file needs a dataset (--dataset NAME) to measure on")
+    else:
+        record = import_model_file(ws, Path(artifact), precision, chosen)
+    if not Format.of(record).runtimes:
+        raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
+    if chosen is not None:
+        return record, chosen
+    if record.dataset_id is None:
+        raise BadInput(f"artifact {record.id} has no dataset: pass --dataset NAME")
+    return record, ws.catalog.dataset_by_id(record.dataset_id)
 
 
 def new_run_id() -> str:

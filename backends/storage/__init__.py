@@ -61,6 +61,13 @@ def parse_json(raw: bytes, where: str) -> Any:
         raise BadInput(f"{where}: not valid JSON: the object is damaged or not mllib's") from None
 
 
+def target_of(targets: dict[str, Target], name: str) -> Target:
+    """The store's set ``name`` (``dataset``, ``model``, ``test``)."""
+    if name not in targets:
+        raise BadInput(f"the storage has no {name!r} set: add sets.{name} to its creds.json entry")
+    return targets[name]
+
+
 def configure(
     *,
     creds: Path | None,

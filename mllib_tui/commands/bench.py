@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -93,31 +92,13 @@ def bench(
     """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
     validation split, per runtime, on this machine or on boards (--board, --tag); the report
     goes to <workspace>/reports/<run-id>/."""
-    from backends.bench.run import benchmark, finish, new_run_id
+    from backends.bench.run import benchmark, finish, measured_on, new_run_id
     from backends.boards.inventory import load_inventory
-    from backends.errors import BadInput
-    from backends.formats import Format
-    from backends.model_files import import_model_file
 
     stdout = Console(highlight=False)
     with diagnosed():
         ws = Workspace.open(workspace)
-        chosen = ws.catalog.dataset(dataset) if dataset is not None else None
-        if artifact.isdigit():
-            record = ws.catalog.artifact(int(artifact))
-        elif chosen is None:
-            raise BadInput(f"{artifact}: a model file needs --dataset NAME to be measured on")
-        else:
-            record = import_model_file(ws, Path(artifact), precision, chosen)
-        fmt = Format.of(record)
-        if not fmt.runtimes:
-            raise BadInput(f"artifact {record.id} is a {record.kind}, which no runtime loads")
-        if chosen is not None:
-            data = chosen
-        elif record.dataset_id is not None:
-            data = ws.catalog.dataset_by_id(record.dataset_id)
-        else:
-            raise BadInput(f"artifact {record.id} has no dataset: pass --dataset NAME")
+        record, data = measured_on(ws, artifact, dataset, precision)
         step = BenchStep(
             warmup_runs,
             warmup_seconds,

@@ -116,8 +116,8 @@ async def presigner(
 ) -> Signer:
     """What signs a URL of the artifact in the creds.json entry's model set, per board."""
     from backends.errors import BadInput
-    from backends.storage import sync
-    from mllib_tui.commands.storage import open_store, target_of
+    from backends.storage import sync, target_of
+    from mllib_tui.commands.storage import open_store
 
     if creds is None:
         raise BadInput("--via-storage needs --creds (an S3 store the boards can reach)")

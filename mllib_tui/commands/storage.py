@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from backends.errors import BadInput
+from backends.storage import target_of
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
@@ -228,9 +229,3 @@ def check(
         if problems:
             raise StageFailed(f"{len(problems)} problem(s) in {chosen.label}: {problems[0]}")
     stdout.print(f"{chosen.label}: every indexed file is present with its sha256")
-
-
-def target_of(targets: dict[str, Any], name: str) -> Any:
-    if name not in targets:
-        raise BadInput(f"the storage has no {name!r} set: add sets.{name} to its creds.json entry")
-    return targets[name]
