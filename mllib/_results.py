@@ -10,6 +10,7 @@ from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.errors import BadInput
 from backends.plots import confusion_figure
 from backends.tasks import metric_columns
+from mllib._progress import in_notebook
 
 if TYPE_CHECKING:
     import pandas
@@ -66,6 +67,20 @@ def confusion(row: BenchmarkRow, title: str | None = None) -> Figure:
     a notebook shows the figure inline."""
     if row.confusion is None:
         raise BadInput(f"{row.software} on {row.hardware} has no confusion matrix ({row.status})")
-    return confusion_figure(
+    figure = confusion_figure(
         row.confusion, row.classes, title or f"{row.software} on {row.hardware}"
     )
+    if in_notebook():
+        _draw_figures_inline()
+    return figure
+
+
+def _draw_figures_inline() -> None:
+    """Have Jupyter draw a figure returned by a cell (it does for pyplot's; these are built
+    without pyplot, so that no global figure state is touched)."""
+    from IPython import get_ipython
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    png = get_ipython().display_formatter.formatters["image/png"]
+    png.for_type(Figure, lambda figure: print_figure(figure, "png"))

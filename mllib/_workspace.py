@@ -280,13 +280,15 @@ class Workspace:
         creds: PathLike | None = None,
         entry: str | None = None,
         store: PathLike = "mllib-store",
+        create_bucket: bool = False,
     ) -> int:
         """Upload a dataset version (``NAME[@VERSION]`` or its record) or an artifact to the
         store: the ``entry`` of the original mllib's ``creds.json``, else the local directory
-        ``store``. Returns the files sent (what is there already is skipped)."""
+        ``store``; ``create_bucket`` creates a missing bucket. Returns the files sent (what is
+        there already is skipped)."""
         from backends.storage import sync
 
-        chosen, targets = self._store(creds, entry, store)
+        chosen, targets = self._store(creds, entry, store, create_bucket)
         if isinstance(what, ArtifactRecord):
             model = target_of(targets, "model")
             return self._call(
@@ -323,13 +325,18 @@ class Workspace:
     def _inventory(self) -> Inventory:
         return load_inventory(self.devices, self.root)
 
-    def _store(self, creds: PathLike | None, entry: str | None, store: PathLike) -> Any:
+    def _store(
+        self, creds: PathLike | None, entry: str | None, store: PathLike, create: bool = False
+    ) -> Any:
         """The store and its sets; its warnings (an unverified TLS endpoint, a creds file
         others can read) are Python warnings, shown on every call as the CLI shows them."""
         from backends.storage import configure
 
         chosen, targets, said = configure(
-            creds=Path(creds) if creds is not None else None, entry=entry, local=Path(store)
+            creds=Path(creds) if creds is not None else None,
+            entry=entry,
+            local=Path(store),
+            create_buckets=create,
         )
         for warning in said:
             warnings.warn(warning, stacklevel=3)

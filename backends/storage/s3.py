@@ -185,7 +185,7 @@ class S3Store:
             if not self.create_buckets:
                 raise BadInput(
                     f"{self.label}: bucket {bucket!r} does not exist: create it by running the "
-                    "same command with --create-bucket"
+                    "same command with --create-bucket (from Python: create_bucket=True)"
                 ) from None
             try:
                 await client.create_bucket(Bucket=bucket)
