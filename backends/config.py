@@ -50,12 +50,14 @@ def out_of_range(spec: Field[Any], value: Any, key: str) -> str | None:
     low, high = spec.metadata[RANGE]
     for item in value if isinstance(value, tuple) else (value,):
         if isinstance(item, int | float) and not low <= item <= high:
-            return f"{key} must be between {_number(low)} and {_number(high)}, got {item!r}"
+            low_text, high_text = format_bound(low), format_bound(high)
+            return f"{key} must be between {low_text} and {high_text}, got {item!r}"
     return None
 
 
-def _number(bound: float) -> str:
-    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+def format_bound(bound: float) -> str:
+    """A bound as a person reads it: 10000000, 0.0001, 1e-09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 class Bounded:

@@ -30,12 +30,12 @@ def _bounded(default: Any, low: float, high: float) -> Any:
 
 @dataclass(frozen=True)
 class Protocol:
-    warmup_runs: int = _bounded(10, 0, 1_000_000)
-    warmup_seconds: float = _bounded(1.0, 0, 3600)
-    min_runs: int = _bounded(50, 1, 10_000_000)
-    min_seconds: float = _bounded(2.0, 0, 86_400)
-    batch_size: int = _bounded(1, 1, 4096)
-    eval_batch_size: int = _bounded(8, 1, 4096)
+    warmup_runs: int = _bounded(10, 0, 1_000_000)  # untimed calls first (at least)
+    warmup_seconds: float = _bounded(1.0, 0, 3600)  # and at least this long
+    min_runs: int = _bounded(50, 1, 10_000_000)  # timed calls (at least)
+    min_seconds: float = _bounded(2.0, 0, 86_400)  # and at least this long
+    batch_size: int = _bounded(1, 1, 4096)  # images per timed call
+    eval_batch_size: int = _bounded(8, 1, 4096)  # images per call of the accuracy pass
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from backends.stage import Context, Stage
 class BenchStep(Protocol, Bounded):
     """The benchmark protocol (``backends/bench/protocol.py``) plus the runtime settings."""
 
-    threads: int = bounded(2, 0, 1024)
+    threads: int = bounded(2, 0, 1024)  # the runtime's threads (0: its default)
     disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
 
     SECTION: ClassVar[str] = "bench"

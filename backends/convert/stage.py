@@ -21,16 +21,17 @@ from backends.workspace import Workspace
 class ConvertStep(Bounded):
     """Which formats to build (``FORMAT:PRECISION``) and the fidelity gates they must pass."""
 
+    # FORMAT:PRECISION to build, each checked against the Keras model
     targets: tuple[str, ...] = ("onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8")
     opset: int = 15  # the ONNX converter checks it (13-18) and says so
-    int8_io: Literal["int8", "uint8", "float"] = "int8"
+    int8_io: Literal["int8", "uint8", "float"] = "int8"  # int8 models' input and output type
     representative_images: int = bounded(100, 0, 100_000)  # 0: the int8 converter says why not
-    fidelity_images: int = bounded(64, 1, 10_000_000)
+    fidelity_images: int = bounded(64, 1, 10_000_000)  # val images checked against Keras
     fallback: bool = True  # int8 failing its gate -> build fp16 instead
     # formats whose precision is chosen: int8 -> fp16 -> fp32, the fastest that passes its gate
     ladder: tuple[str, ...] = ()
-    max_delta_fp32: float = bounded(0.001, 0, 1)
-    max_delta_fp16: float = bounded(0.002, 0, 1)
+    max_delta_fp32: float = bounded(0.001, 0, 1)  # largest probability change
+    max_delta_fp16: float = bounded(0.002, 0, 1)  # largest probability change
     max_drop_int8: float = bounded(0.01, -1, 1)  # below 0: int8 must gain (a gate none passes)
 
     SECTION: ClassVar[str] = "convert"

@@ -23,11 +23,11 @@ class Synth(Bounded):
     """Generated COCO-format data: people, vehicles, animals and chairs on textures."""
 
     source: Literal["synth"] = "synth"
-    name: str = "demo"
-    size: tuple[int, int] = bounded((128, 128), *SIZE)
-    images: int = bounded(320, 2, IMAGES[1])
-    seed: int = bounded(0, *SEED)
-    val_fraction: float = bounded(0.2, *FRACTION)
+    name: str = "demo"  # the dataset name in the catalog
+    size: tuple[int, int] = bounded((128, 128), *SIZE)  # [height, width] of the images
+    images: int = bounded(320, 2, IMAGES[1])  # generated images, train + val
+    seed: int = bounded(0, *SEED)  # same seed, same images
+    val_fraction: float = bounded(0.2, *FRACTION)  # share kept for validation
 
     SECTION: ClassVar[str] = "dataset"
 
@@ -49,14 +49,14 @@ class Synth(Bounded):
 class Coco(Bounded):
     """COCO instance annotations (a COCO export, CVAT's, ...) made semantic masks by a class map."""
 
-    train_annotations: str
-    val_annotations: str
-    images_dir: str
+    train_annotations: str  # COCO instances JSON of the train split
+    val_annotations: str  # the same for the val split
+    images_dir: str  # the directory the train file_names are relative to
     source: Literal["coco"] = "coco"
-    name: str = "demo"
-    size: tuple[int, int] = bounded((128, 128), *SIZE)
+    name: str = "demo"  # the dataset name in the catalog
+    size: tuple[int, int] = bounded((128, 128), *SIZE)  # [height, width] of the images
     val_images_dir: str | None = None  # default: images_dir
-    class_map: str = "coco-4"
+    class_map: str = "coco-4"  # built-in map or a JSON file
 
     SECTION: ClassVar[str] = "dataset"
 
@@ -83,7 +83,7 @@ class Coco(Bounded):
 class FromWorkspace(Bounded):
     """A dataset already in the workspace (``NAME`` or ``NAME@VERSION``)."""
 
-    name: str
+    name: str  # NAME or NAME@VERSION
     source: Literal["workspace"] = "workspace"
 
     SECTION: ClassVar[str] = "dataset"
@@ -97,11 +97,11 @@ class FashionMnist(Bounded):
     """Fashion-MNIST's IDX files (Debian's dataset-fashion-mnist, or ``path``)."""
 
     source: Literal["fashion-mnist"] = "fashion-mnist"
-    name: str = "demo"
-    size: tuple[int, int] = bounded((28, 28), *SIZE)
+    name: str = "demo"  # the dataset name in the catalog
+    size: tuple[int, int] = bounded((28, 28), *SIZE)  # [height, width] of the images
     path: str | None = None  # the IDX directory
     train_images: int | None = bounded(None, *IMAGES)  # the first N of each split
-    val_images: int | None = bounded(None, *IMAGES)
+    val_images: int | None = bounded(None, *IMAGES)  # the first N of the test split
 
     SECTION: ClassVar[str] = "dataset"
 
@@ -123,12 +123,12 @@ class FashionMnist(Bounded):
 class Folder(Bounded):
     """A folder of class folders (``path/CLASS/*.png``, or ``path/train/…`` and ``path/val/…``)."""
 
-    path: str
+    path: str  # ROOT/CLASS/*.png, or ROOT/train/CLASS/... and ROOT/val/CLASS/...
     source: Literal["folder"] = "folder"
-    name: str = "demo"
-    size: tuple[int, int] = bounded((128, 128), *SIZE)
-    channels: Literal[1, 3] = 3
-    val_fraction: float = bounded(0.2, *FRACTION)
+    name: str = "demo"  # the dataset name in the catalog
+    size: tuple[int, int] = bounded((128, 128), *SIZE)  # [height, width] of the images
+    channels: Literal[1, 3] = 3  # 1 grey, 3 RGB
+    val_fraction: float = bounded(0.2, *FRACTION)  # share kept for validation
     seed: int = bounded(0, *SEED)  # the train/val draw
 
     SECTION: ClassVar[str] = "dataset"

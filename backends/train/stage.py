@@ -14,12 +14,12 @@ from backends.stage import Context, Stage
 @dataclass(frozen=True)
 class TrainConfig(Bounded):
     network: Literal["auto", "unet", "cnn", "mobilenetv2"] = "auto"  # auto: by task and size
-    epochs: int = bounded(15, 1, 100_000)
-    batch_size: int = bounded(8, 1, 4096)
-    width: float = bounded(0.35, 0.05, 4.0)
-    learning_rate: float = bounded(1e-3, 1e-9, 10)
-    seed: int = bounded(0, 0, 2**32 - 1)
-    augment: bool = True
+    epochs: int = bounded(15, 1, 100_000)  # passes over the train split
+    batch_size: int = bounded(8, 1, 4096)  # images per step
+    width: float = bounded(0.35, 0.05, 4.0)  # channel multiplier of the network
+    learning_rate: float = bounded(1e-3, 1e-9, 10)  # Adam's
+    seed: int = bounded(0, 0, 2**32 - 1)  # weights and augmentation
+    augment: bool = True  # flips and colour jitter while training
     weights: str | None = None  # "imagenet" only when the weights are already cached locally
 
     SECTION: ClassVar[str] = "train"
