@@ -68,7 +68,7 @@ def pipeline_reference() -> str:
             "",
         ]
         for choice, cls in stage.choices.items():
-            lines += [f"### `source = \"{choice}\"`", "", *_doc(cls), *_fields(cls, name)]
+            lines += [f'### `source = "{choice}"`', "", *_doc(cls), *_fields(cls, name)]
     lines += ["## `[gates]` — what fails the run", "", *_doc(Gates), *_fields(Gates, "gates")]
     return "\n".join(lines).rstrip() + "\n"
 
