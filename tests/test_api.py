@@ -14,6 +14,7 @@ import pytest
 import mllib
 from backends.workspace import Workspace as EngineWorkspace
 from tests.conftest import TINY
+from tests.test_classification_data import _folder, needs_fashion
 
 PROTOCOL = mllib.BenchStep(warmup_runs=1, warmup_seconds=0, min_runs=3, min_seconds=0,
                            eval_batch_size=4)  # fmt: skip
@@ -195,3 +196,19 @@ def test_an_interrupt_stops_the_work_and_marks_its_job_interrupted(tmp_path: Pat
     (job,) = engine.catalog.jobs("train")
     assert job.state == "interrupted" and job.finished is not None
     assert not engine.catalog.artifacts("model")  # nothing half-recorded
+
+
+@needs_fashion
+def test_classification_sources_and_what_they_cannot_draw(tmp_path: Path) -> None:
+    ws = mllib.Workspace(tmp_path / "ws")
+    fashion = ws.make_dataset(mllib.FashionMnist(name="fm", train_images=40, val_images=20))
+    assert fashion.manifest["task"] == "classification" and len(fashion.manifest["classes"]) == 10
+    assert fashion.manifest["splits"]["val"]["images"] == 20
+    folder = _folder(tmp_path / "shapes", {"a": 4, "b": 3})
+    shapes = ws.make_dataset(mllib.Folder(name="shapes", path=str(folder), size=(16, 16)))
+    assert shapes.manifest["classes"] == ["a", "b"]
+    with pytest.raises(mllib.BadInput, match="is for classification: it has no masks"):
+        ws.images(shapes)
+    model = ws.train(fashion, mllib.TrainConfig(epochs=1, batch_size=8))
+    with pytest.raises(mllib.BadInput, match="failure images are for segmentation"):
+        ws.failures(model)
