@@ -5,7 +5,6 @@ the same catalog jobs and the same errors (``MllibError``, one line that says wh
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
@@ -156,41 +155,28 @@ class Workspace:
         ``.tflite`` file with ``dataset``): on this machine, or on ``boards`` / every board with
         ``tag``. The run is recorded and reported as the CLI's; its rows hold failures and gate
         misses rather than raising (``run.raise_for_outcome()`` raises them)."""
-        from backends.bench.run import benchmark, finish, measured_on, new_run_id
+        from backends.bench.run import benchmark_run, measured_on
 
         ref = artifact.id if isinstance(artifact, ArtifactRecord) else artifact
         named = (
             dataset.name + "@" + dataset.version if isinstance(dataset, DatasetRecord) else dataset
         )
         record, data = measured_on(self._ws, str(ref), named, precision)
-        step, gates = config or BenchStep(), gates or Gates()
-        run_id = new_run_id()
-        on_boards = bool(boards or tag)
-        rows = self._call(
-            lambda emit: benchmark(
+        inventory = self._inventory() if boards or tag else None
+        return self._call(
+            lambda emit: benchmark_run(
                 self._ws,
                 record,
                 data,
-                step,
+                config or BenchStep(),
+                gates or Gates(),
                 emit,
+                description=f"bench artifact {record.id} (Python)",
                 runtimes=list(runtimes) if runtimes else None,
                 boards=list(boards or []),
                 tag=tag,
-                inventory=self._inventory() if on_boards else None,
-                run_id=run_id,
-                guard=False,
+                inventory=inventory,
             )
-        )
-        return finish(
-            self._ws,
-            run_id,
-            data,
-            rows,
-            gates,
-            description=f"bench artifact {record.id} (Python)",
-            model=record,
-            config={"bench": dataclasses.asdict(step), "gates": dataclasses.asdict(gates)},
-            junit=None,
         )
 
     def deploy(

@@ -4,7 +4,6 @@ app runs in thread workers. The same engine functions as the CLI; nothing here t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[Artif
     """Each artifact on ``board`` with a short protocol; recorded like a CLI run."""
 
     def work(emit: ev.Emit) -> None:
-        from backends.bench.run import benchmark, finish, new_run_id
+        from backends.bench.run import benchmark_run
         from backends.bench.stage import BenchStep, Gates
         from backends.boards.inventory import load_inventory
 
@@ -101,21 +100,9 @@ def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[Artif
         step = BenchStep(**APP_BENCH)
         for artifact in artifacts:
             dataset = ws.catalog.dataset_by_id(artifact.dataset_id)
-            run_id = new_run_id()
-            rows = benchmark(
-                ws, artifact, dataset, step, emit, boards=[board], inventory=inventory,
-                run_id=run_id,
-            )  # fmt: skip
-            finish(
-                ws,
-                run_id,
-                dataset,
-                rows,
-                Gates(),
-                description=f"app: bench on {board}",
-                model=artifact,
-                config={"bench": dataclasses.asdict(step)},
-                junit=None,
-            ).raise_for_outcome()
+            benchmark_run(
+                ws, artifact, dataset, step, Gates(), emit, description=f"app: bench on {board}",
+                boards=[board], inventory=inventory,
+            ).raise_for_outcome()  # fmt: skip
 
     return work

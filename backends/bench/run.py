@@ -87,6 +87,37 @@ def benchmark(
     ]
 
 
+def benchmark_run(
+    ws: Workspace,
+    artifact: ArtifactRecord,
+    dataset: DatasetRecord,
+    step: BenchStep,
+    gates: Gates,
+    emit: Emit,
+    *,
+    description: str,
+    run_id: str | None = None,
+    junit: Path | None = None,
+    **where: Any,
+) -> BenchmarkRun:
+    """One artifact's benchmark as a finished run (what ``bench`` and ``mllib`` do): the rows of
+    ``benchmark`` (``where``: its runtimes, boards, tag, inventory, retry, limit), compared,
+    gated, reported and recorded. Bad input is raised, not made a failed row."""
+    run_id = run_id or new_run_id()
+    rows = benchmark(ws, artifact, dataset, step, emit, run_id=run_id, guard=False, **where)
+    return finish(
+        ws,
+        run_id,
+        dataset,
+        rows,
+        gates,
+        description=description,
+        model=artifact,
+        config={"bench": dataclasses.asdict(step), "gates": dataclasses.asdict(gates)},
+        junit=junit,
+    )
+
+
 def compare(rows: list[BenchmarkRow]) -> list[BenchmarkRow]:
     """The rows with ``delta``, the change of the task's headline metric (mIoU, top-1) against
     the reference row (the Keras model on TensorFlow, on this workstation); without a

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 import typer
@@ -92,7 +91,7 @@ def bench(
     """Latency (p50/p90/p99, inference-only and end-to-end) and accuracy on the whole
     validation split, per runtime, on this machine or on boards (--board, --tag); the report
     goes to <workspace>/reports/<run-id>/."""
-    from backends.bench.run import benchmark, finish, measured_on, new_run_id
+    from backends.bench.run import benchmark_run, measured_on
     from backends.boards.inventory import load_inventory
 
     stdout = Console(highlight=False)
@@ -110,34 +109,24 @@ def bench(
             disable_default_delegates,
         )
         gates = Gates(min_miou=min_miou, min_accuracy=min_accuracy)
-        run_id = retry or new_run_id()
         with JsonLines() if as_json else RichProgress() as render:
-            rows = benchmark(
+            result = benchmark_run(
                 ws,
                 record,
                 data,
                 step,
+                gates,
                 render,
+                description=f"bench artifact {record.id}",
+                run_id=retry,
+                junit=junit,
                 runtimes=runtime,
                 boards=board,
                 tag=tag,
                 inventory=load_inventory(devices, ws.root) if board or tag or retry else None,
-                run_id=run_id,
                 retry=retry is not None,
                 limit=concurrency,
-                guard=False,
             )
-        result = finish(
-            ws,
-            run_id,
-            data,
-            rows,
-            gates,
-            description=f"bench artifact {record.id}",
-            model=record,
-            config={"bench": dataclasses.asdict(step), "gates": dataclasses.asdict(gates)},
-            junit=junit,
-        )
         if not as_json:
             print_results(stdout, result.report_dir)
         result.raise_for_outcome()
