@@ -1,8 +1,8 @@
 """Where a segmentation model fails: the validation images with the lowest IoU, each with its
 ground truth and prediction, to look at rather than read about.
 
-The split is streamed batch by batch and only the ``count`` worst images are kept, so this runs
-on a 5,000-image set in the memory of one batch.
+The split is streamed batch by batch and only the ``count`` worst images are kept (copies), so
+this runs on a 5,000-image set in the memory of one batch and those images.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backends.bench.local import check_sizes, runtime_options
+from backends.bench.stage import BenchStep
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.shards import split
 from backends.errors import BadInput
@@ -57,7 +59,12 @@ def lowest_iou(
         )
     if count < 1:
         raise BadInput(f"count must be at least 1, got {count}")
-    loaded = load(runtime or Format.of(artifact).runtimes[0], ws.verify(artifact))
+    runtimes = Format.of(artifact).runtimes
+    if not runtimes:
+        raise BadInput(f"artifact {artifact.id} is a {artifact.kind}, which no runtime loads")
+    check_sizes(artifact, dataset)
+    chosen = runtime or runtimes[0]
+    loaded = load(chosen, ws.verify(artifact), **runtime_options(chosen, BenchStep(), artifact))
     classes: Sequence[str] = dataset.manifest["classes"]
     ignore = int(dataset.manifest["ignore"])
     val = split(ws.path(dataset.path), "val")
@@ -67,21 +74,25 @@ def lowest_iou(
     for images, truths in val.batches(batch_size):
         predicted = infer(loaded, images).argmax(-1)
         for image, truth, prediction in zip(images, truths, predicted, strict=True):
+            index += 1
             miou = ConfusionMatrix.from_labels(truth, prediction, len(classes), ignore).miou
-            score = 0.0 if np.isnan(miou) else miou
+            if np.isnan(miou):  # nothing labelled in it: no score to rank it by
+                continue
+            if len(worst) == count and -miou <= worst[0][0]:
+                continue  # better than every image kept
             item = FailureImage(
-                index=index,
-                miou=score,
-                image=image,
-                truth=truth,
+                index=index - 1,
+                miou=float(miou),
+                image=image.copy(),  # copies, so that the batch it came from is let go
+                truth=truth.copy(),
                 prediction=prediction.astype(truth.dtype),
                 classes=tuple(classes),
                 ignore=ignore,
             )
+            entry = (-float(miou), -index, item)
             if len(worst) < count:
-                heapq.heappush(worst, (-score, -index, item))
-            elif -score > worst[0][0]:
-                heapq.heapreplace(worst, (-score, -index, item))
-            index += 1
+                heapq.heappush(worst, entry)
+            else:
+                heapq.heapreplace(worst, entry)
         progress.advance(len(images))
     return [item for _, _, item in sorted(worst, key=lambda entry: (-entry[0], -entry[1]))]

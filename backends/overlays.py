@@ -79,6 +79,8 @@ def samples(
     """The first ``count`` images of a segmentation dataset's split, with their masks."""
     if task_of(dataset.manifest) is not SEGMENTATION:
         raise BadInput(f"dataset {dataset.name} is for classification: it has no masks to draw")
+    if count < 1:
+        raise BadInput(f"count must be at least 1, got {count}")
     if split_name not in dataset.manifest.get("splits", {}):
         raise BadInput(f"dataset {dataset.name} has no split {split_name!r} (train, val)")
     chosen = split(ws.path(dataset.path), split_name)

@@ -7,7 +7,7 @@ notebooks.
     ws = mllib.Workspace("mllib-workspace")
     data = ws.make_dataset(mllib.Synth(images=64, size=(64, 64)))
     model = ws.train(data, mllib.TrainConfig(epochs=2))
-    int8, = ws.convert(model, mllib.ConvertStep(targets=("tflite:int8",)))
+    int8 = ws.convert(model, mllib.ConvertStep(targets=("tflite:int8",)))[0]
     run = ws.benchmark(int8)
     mllib.dataframe(run)                      # a pandas DataFrame, one row per runtime
     mllib.confusion(run.rows[0])              # the confusion heatmap, inline in Jupyter
@@ -31,6 +31,7 @@ from backends.failures import FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline
 from backends.train.stage import TrainConfig
+from mllib._progress import MllibWarning
 from mllib._results import confusion, dataframe, table
 from mllib._workspace import Workspace
 
@@ -51,6 +52,7 @@ __all__ = [
     "Gates",
     "LabelledImage",
     "MllibError",
+    "MllibWarning",
     "Pipeline",
     "StageFailed",
     "Synth",

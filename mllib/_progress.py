@@ -15,6 +15,7 @@ import queue
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,14 @@ from backends.errors import Cancelled
 
 T = TypeVar("T")
 _DONE = object()
+
+
+class MllibWarning(UserWarning):
+    """What the engine warns about during a call (a conversion that missed its gate, an
+    unverified TLS endpoint): shown every time, not once per place in the code."""
+
+
+warnings.simplefilter("always", MllibWarning)
 
 
 def in_notebook() -> bool:
@@ -87,9 +96,9 @@ def call(
     on_event: ev.Emit | None = None,
 ) -> T:
     """Run ``work(emit)`` and return what it returns (or raise what it raised). ``progress``:
-    draw a notebook progress bar (default: when in Jupyter); ``on_event``: also give every
-    event to this function, on the caller's thread."""
-    shown = NotebookProgress() if (in_notebook() if progress is None else progress) else None
+    False turns the notebook progress bar off (there is none outside Jupyter); ``on_event``:
+    also give every event to this function, on the caller's thread."""
+    shown = NotebookProgress() if progress is not False and in_notebook() else None
     stop = threading.Event()
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outcome: dict[str, Any] = {}
@@ -113,19 +122,31 @@ def call(
         while (event := _next(events)) is not _DONE:
             if event is None:
                 continue
+            if isinstance(event, ev.Log) and event.level == "warning":
+                warnings.warn(event.message, MllibWarning, stacklevel=3)
             if shown is not None:
                 shown(event)
             if on_event is not None:
                 on_event(event)
-    except KeyboardInterrupt:
+    except BaseException:  # the interrupt, or a failure here: the work stops, then this raises
         stop.set()  # the work stops at its next event; its job is marked interrupted
-        thread.join()
+        _wait(thread)
         raise
     if shown is not None:
         shown.draw(force=True)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def _wait(thread: threading.Thread) -> None:
+    """Wait for the work to stop, through further interrupts (the work stops at its next step:
+    leaving it running would leave its job running too)."""
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:
+            continue
 
 
 def _next(events: queue.SimpleQueue[Any]) -> Any:

@@ -83,4 +83,7 @@ def _draw_figures_inline() -> None:
     from matplotlib.figure import Figure
 
     png = get_ipython().display_formatter.formatters["image/png"]
-    png.for_type(Figure, lambda figure: print_figure(figure, "png"))
+    try:
+        png.lookup_by_type(Figure)  # pyplot's inline backend has one, with its settings: keep it
+    except KeyError:
+        png.for_type(Figure, lambda figure: print_figure(figure, "png"))

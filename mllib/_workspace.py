@@ -25,7 +25,7 @@ from backends.pipeline import Pipeline, load_pipeline
 from backends.storage import target_of
 from backends.train.stage import TrainConfig
 from backends.workspace import Workspace as _Workspace
-from mllib._progress import call
+from mllib._progress import MllibWarning, call
 
 ArtifactRef = ArtifactRecord | int | str  # a record, an id, or (for benchmark) a model file
 PathLike = str | os.PathLike[str]
@@ -34,10 +34,10 @@ PathLike = str | os.PathLike[str]
 class Workspace:
     """A workspace directory: its catalog, artifacts and reports.
 
-    ``devices`` is the boards file (default: ``devices.toml`` in the workspace); ``progress``
-    draws a progress bar for long calls (default: in Jupyter only). Long calls can be stopped
-    with Ctrl-C or the kernel's interrupt: the job is marked interrupted and what it finished
-    is kept, as with the CLI.
+    ``devices`` is the boards file (default: ``devices.toml`` in the workspace);
+    ``progress=False`` turns off the progress bar long calls draw in Jupyter (there is none
+    elsewhere). Long calls can be stopped with Ctrl-C or the kernel's interrupt: the job is
+    marked interrupted and what it finished is kept, as with the CLI.
     """
 
     def __init__(
@@ -127,8 +127,11 @@ class Workspace:
         force: bool = False,
     ) -> list[ArtifactRecord]:
         """The model converted to each of ``config.targets`` (``"tflite:int8"``...), each
-        checked against the Keras model by the fidelity gates; ``bench`` is the protocol a
-        precision ladder times its rungs with."""
+        checked against the Keras model by the fidelity gates: a conversion that misses its
+        gate is returned too, marked (``meta["fidelity"]["passed"]``) and warned about
+        (``MllibWarning``); an int8 that misses it is followed by its fp16 fallback (unless
+        ``fallback = False``). ``bench`` is the protocol a precision ladder times its rungs
+        with."""
         from backends.convert.stage import convert_all
 
         source = self.artifact(model)
@@ -325,5 +328,5 @@ class Workspace:
             create_buckets=create,
         )
         for warning in said:
-            warnings.warn(warning, stacklevel=3)
+            warnings.warn(warning, MllibWarning, stacklevel=3)
         return chosen, targets

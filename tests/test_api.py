@@ -212,3 +212,66 @@ def test_classification_sources_and_what_they_cannot_draw(tmp_path: Path) -> Non
     model = ws.train(fashion, mllib.TrainConfig(epochs=1, batch_size=8))
     with pytest.raises(mllib.BadInput, match="failure images are for segmentation"):
         ws.failures(model)
+
+
+def test_a_missed_gate_is_warned_about_and_marked(loop) -> None:
+    ws, _, model, _, _ = loop
+    never = mllib.ConvertStep(targets=("tflite:int8",), max_drop_int8=-1, fallback=False,
+                              representative_images=8, fidelity_images=4)  # fmt: skip
+    with pytest.warns(mllib.MllibWarning, match="int8"):
+        (int8,) = ws.convert(model, never)
+    assert int8.meta["fidelity"]["passed"] is False
+
+
+def test_progress_asked_for_outside_jupyter_prints_nothing(tmp_path: Path, capfd) -> None:
+    ws = mllib.Workspace(tmp_path / "ws", progress=True)
+    assert ws.make_dataset(mllib.Synth(name="p", images=8, size=(32, 32))).name == "p"
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_failure_on_the_callers_side_stops_the_work() -> None:
+    from backends.events import Log
+    from mllib._progress import call
+
+    steps: list[int] = []
+
+    def work(emit) -> None:
+        for step in range(1000):
+            steps.append(step)
+            emit(Log(stage="w", level="info", message=str(step)))
+            time.sleep(0.01)
+
+    def broken(event) -> None:
+        raise ValueError("the caller's handler broke")
+
+    with pytest.raises(ValueError, match="handler broke"):
+        call(work, progress=False, on_event=broken)
+    stopped_at = len(steps)
+    time.sleep(0.2)
+    assert len(steps) == stopped_at < 1000  # the work stopped with the call, not later
+
+
+def test_an_interrupted_board_run_keeps_its_rows_and_can_be_retried(loop) -> None:
+    """The kernel's interrupt in the middle of a benchmark on a board (here: this machine as
+    the board ``local``): the rows it cut are interrupted, not failed, and the job too."""
+    from backends.bench.run import benchmark_run
+    from backends.boards.inventory import load_inventory
+    from backends.errors import Cancelled
+    from backends.events import Progress
+
+    ws, data, _, tflite, _ = loop
+    engine = EngineWorkspace.open(ws.root)
+
+    def emit(event) -> None:
+        if isinstance(event, Progress) and event.board == "local" and event.done:
+            raise Cancelled("interrupted from Python")
+
+    run = benchmark_run(
+        engine, tflite, data, PROTOCOL, mllib.Gates(), emit, description="interrupted",
+        boards=["local"], inventory=load_inventory(None, ws.root),
+    )  # fmt: skip
+    assert [r.status for r in run.rows] == ["interrupted"]
+    (job,) = [j for j in engine.catalog.jobs("bench") if j.key == run.run_id]
+    assert job.state == "interrupted"
+    with pytest.raises(mllib.MllibError, match="interrupted"):
+        run.raise_for_outcome()

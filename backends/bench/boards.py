@@ -17,7 +17,7 @@ from backends.boards.inventory import Board, Inventory
 from backends.boards.session import BoardSession
 from backends.boards.transport import BoardLost
 from backends.catalog import ArtifactRecord, DatasetRecord
-from backends.errors import BadInput, Interrupted
+from backends.errors import BadInput, Cancelled, Interrupted
 from backends.formats import Format
 from backends.tensorrt.boards import check_engine
 from backends.workspace import Workspace
@@ -67,6 +67,8 @@ async def bench_on_boards(
                     if (session.board.name, r) not in done
                 ]
                 break
+            except Cancelled:  # the user stopped the run: not this runtime's failure
+                raise
             except Exception as exc:  # this runtime failed there: a row, and the board goes on
                 row = _failed(artifact, runtime, session.board.name, "failed", str(exc))
             emit(ev.Result(stage="bench", name=row.name, data=row.to_json(), board=row.board))
@@ -78,7 +80,8 @@ async def bench_on_boards(
         rows += finished[board.name]
         outcome = results[board.name]
         if isinstance(outcome, BaseException):  # it never started, or dropped outside a row
-            status = "interrupted" if isinstance(outcome, Interrupted) else "failed"
+            stopped = isinstance(outcome, Interrupted | Cancelled)  # a drop, or the user
+            status = "interrupted" if stopped else "failed"
             measured = {r.runtime for r in finished[board.name]}
             rows += [
                 _failed(artifact, r, board.name, status, str(outcome))

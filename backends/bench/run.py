@@ -32,7 +32,8 @@ def measured_on(
     from backends.model_files import import_model_file
 
     chosen = ws.catalog.dataset(dataset) if dataset is not None else None
-    if isinstance(artifact, int) or (isinstance(artifact, str) and artifact.isdigit()):
+    is_id = isinstance(artifact, str) and artifact.isascii() and artifact.isdigit()
+    if isinstance(artifact, int) or (is_id and not Path(artifact).is_file()):
         record = ws.catalog.artifact(int(artifact))
     elif chosen is None:
         raise BadInput(f"{artifact}: a model file needs a dataset (--dataset NAME) to measure on")

@@ -184,8 +184,8 @@ class S3Store:
 
             if not self.create_buckets:
                 raise BadInput(
-                    f"{self.label}: bucket {bucket!r} does not exist: create it by running the "
-                    "same command with --create-bucket (from Python: create_bucket=True)"
+                    f"{self.label}: bucket {bucket!r} does not exist: a push creates it with "
+                    "--create-bucket (from Python: push(..., create_bucket=True))"
                 ) from None
             try:
                 await client.create_bucket(Bucket=bucket)
