@@ -17,7 +17,8 @@ from tests.voc import voc_coco
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = ROOT / "examples" / "notebooks"
-TINY = {"images": 24, "size": (64, 64), "epochs": 1, "runs": 3}
+TINY = {"images": 24, "size": (64, 64), "epochs": 1, "runs": 3,
+        "targets": ("onnx:fp32", "tflite:int8")}  # fmt: skip
 
 
 def execute(name: str, cwd: Path, **parameters: Any) -> nbformat.NotebookNode:
