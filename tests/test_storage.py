@@ -1,5 +1,5 @@
 """Object storage against a real S3 server process (SeaweedFS on loopback), with the original
-mllib's creds.json format; and the local-directory store."""
+mllib's creds.json format (the local-directory store: test_local_store.py)."""
 
 from __future__ import annotations
 
@@ -384,34 +384,6 @@ def test_secrets_never_reach_the_workspace_or_output(
             text += path.read_bytes().decode("latin-1")
     assert SECRET_KEY not in text and ACCESS_KEY not in text
     assert "***" in repr(load_creds(creds, None).secret_key)
-
-
-def test_the_local_store_works_without_any_server(trained_ws: Path, tmp_path: Path) -> None:
-    store = ["--store", str(tmp_path / "store")]
-    assert cli("storage", "push", "dataset", "tiny", "-w", str(trained_ws), *store).returncode == 0
-    pulled = cli("storage", "pull", "dataset", "tiny", "-w", str(tmp_path / "ws"), *store)
-    assert pulled.returncode == 0, pulled.stderr
-    assert cli("storage", "check", *store).returncode == 0
-    blob = next((tmp_path / "store" / "mllib" / "dataset" / "blobs").iterdir())
-    blob.write_bytes(b"rot")
-    again = cli("storage", "pull", "dataset", "tiny", "-w", str(tmp_path / "ws2"), *store)
-    assert again.returncode == 2 and "damaged" in again.stderr
-
-
-def test_a_name_with_several_versions_needs_one_picked(tmp_path: Path) -> None:
-    ws, store = str(tmp_path / "ws"), ["--store", str(tmp_path / "store")]
-    for seed in ("1", "2"):
-        made = cli("datasets", "synth", "--name", "d", "--images", "4", "--size", "32x32",
-                   "--seed", seed, "-w", ws)  # fmt: skip
-        assert made.returncode == 0, made.stderr
-        version = made.stdout.split("@")[1].split()[0]
-        assert cli("storage", "push", "dataset", f"d@{version}", "-w", ws, *store).returncode == 0
-    other = str(tmp_path / "other")
-    vague = cli("storage", "pull", "dataset", "d", "-w", other, *store)
-    assert vague.returncode == 2 and "matches 2 versions" in vague.stderr
-    exact = cli("storage", "pull", "dataset", f"d@{version[:6]}", "-w", other, *store)
-    assert exact.returncode == 0, exact.stderr
-    assert Workspace.open(other).catalog.dataset("d").version == version
 
 
 def _drop(path: Path, field: str) -> None:
