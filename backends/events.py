@@ -128,6 +128,27 @@ class Result(Event):
     ts: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class Frame(Event):
+    """One camera frame: a JPEG of ``size`` bytes. From the board agent, the JPEG's bytes follow
+    the event's line on stdout (binary, not base64); the workstation stores them and passes the
+    event on with ``path``, the stored file in the workspace. ``score`` is the model's mean pixel
+    entropy when frames are chosen by uncertainty."""
+
+    stage: str
+    index: int  # the frame's number in the capture (0 first), before any were dropped
+    sha256: str
+    size: int  # bytes of the JPEG
+    width: int
+    height: int
+    captured: float  # seconds since the epoch, on the board's clock
+    score: float | None = None
+    path: str = ""
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
+    ts: float = field(default_factory=_now)
+
+
 Emit = typing.Callable[[Event], None]  # typing's, not collections.abc's: boards run Python 3.8
 
 
@@ -140,6 +161,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "log": Log,
     "error": Error,
     "result": Result,
+    "frame": Frame,
 }
 _TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 

@@ -23,6 +23,18 @@ SAMPLES = [
     ev.Log(stage="train", level="warning", message="resuming"),
     ev.Error(stage="evaluate", message="boom", error_type="StageFailed"),
     ev.Result(stage="evaluate", name="tensorflow-fp32", data={"miou": 0.5, "iou": {"a": None}}),
+    ev.Frame(
+        stage="acquire",
+        index=3,
+        sha256="a" * 64,
+        size=40_000,
+        width=640,
+        height=480,
+        captured=1.5,
+        score=0.25,
+        path="frames/aa/" + "a" * 64 + ".jpg",
+        board="rpi4",
+    ),
 ]
 
 

@@ -20,8 +20,10 @@ from backends.boards import trust
 from backends.boards.inventory import Board, Inventory, jump_address
 from backends.errors import BadInput, Interrupted, StageFailed
 
-LineHandler = Callable[[str], None]
+LineHandler = Callable[[str], "int | None"]  # returns the size of a payload after the line
+PayloadHandler = Callable[[bytes], None]
 ByteProgress = Callable[[int, int], None]
+LINE_LIMIT = 1 << 24  # the longest event line read from a command (a large result row)
 SFTP_BLOCK = 261120  # larger blocks break against OpenSSH (SFTPConnectionLost)
 
 
@@ -38,10 +40,12 @@ class Transport(Protocol):
         on_line: LineHandler | None = None,
         stdin: str | None = None,
         until: asyncio.Event | None = None,
+        on_payload: PayloadHandler | None = None,
     ) -> tuple[int, str]:
         """Run a command with ``stdin`` as its input, then end-of-file (at once, or when
         ``until`` is set: how a long command is told to stop); stdout lines go to
-        ``on_line``; returns (exit status, stderr)."""
+        ``on_line``; when it returns N, the next N bytes of stdout are a binary payload (a
+        camera frame) for ``on_payload``. Returns (exit status, stderr)."""
         ...
 
     async def put(self, local: Path, remote: str, progress: ByteProgress | None = None) -> None: ...
@@ -67,21 +71,21 @@ class LocalTransport:
         on_line: LineHandler | None = None,
         stdin: str | None = None,
         until: asyncio.Event | None = None,
+        on_payload: PayloadHandler | None = None,
     ) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
         )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write((stdin or "").encode())
         closing = asyncio.ensure_future(_close_when(until, process.stdin.close))
         stderr_task = asyncio.ensure_future(process.stderr.read())
         try:
-            async for raw in process.stdout:
-                if on_line is not None:
-                    on_line(raw.decode().rstrip("\n"))
+            await _read_output(process.stdout, on_line, on_payload)
             return await process.wait(), (await stderr_task).decode()
         finally:
             closing.cancel()
@@ -164,24 +168,23 @@ class SshTransport:
         on_line: LineHandler | None = None,
         stdin: str | None = None,
         until: asyncio.Event | None = None,
+        on_payload: PayloadHandler | None = None,
     ) -> tuple[int, str]:
         import asyncssh
 
-        stderr_task: asyncio.Future[str] | None = None
+        stderr_task: asyncio.Future[bytes] | None = None
         closing: asyncio.Future[None] | None = None
         process = None
         try:
-            process = await self._conn.create_process(shlex.join(argv), encoding="utf-8")
-            process.stdin.write(stdin or "")
+            process = await self._conn.create_process(shlex.join(argv), encoding=None)
+            process.stdin.write((stdin or "").encode())
             closing = asyncio.ensure_future(_close_when(until, process.stdin.write_eof))
             stderr_task = asyncio.ensure_future(process.stderr.read())
-            async for line in process.stdout:
-                if on_line is not None:
-                    on_line(line.rstrip("\n"))
+            await _read_output(process.stdout, on_line, on_payload)
             result = await process.wait()
             return (
                 result.exit_status if result.exit_status is not None else 255,
-                await stderr_task,
+                (await stderr_task).decode(errors="replace"),
             )
         except (asyncssh.Error, OSError) as exc:
             raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
@@ -246,6 +249,22 @@ class SshTransport:
             raise StageFailed(f"board {self.board.name}: {exc.reason} ({args[0]})") from None
         except (asyncssh.Error, OSError) as exc:
             raise BoardLost(f"board {self.board.name}: connection lost ({exc})") from None
+
+
+async def _read_output(
+    stdout: Any, on_line: LineHandler | None, on_payload: PayloadHandler | None
+) -> None:
+    """Lines of ``stdout`` to ``on_line`` until its end; a payload a line announces is read
+    whole and passed on, or (cut short: the command died midway) dropped."""
+    while line := await stdout.readline():
+        size = on_line(line.decode(errors="replace").rstrip("\n")) if on_line else None
+        if size:
+            try:
+                data = await stdout.readexactly(size)
+            except asyncio.IncompleteReadError:
+                return
+            if on_payload is not None:
+                on_payload(data)
 
 
 async def _close_when(until: asyncio.Event | None, close: Callable[[], object]) -> None:
