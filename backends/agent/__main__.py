@@ -8,6 +8,7 @@
      "protocol": {...}, "options": {...}}
     {"command": "engine", "onnx": ..., "out": ..., "precision": ..., ...}   (TensorRT)
     {"command": "monitor", "interval": S, "seconds": N}   (streams until stopped)
+    {"command": "capture", "camera": ..., "frames": N, ...}   (camera frames: agent/capture.py)
 
 Exit status: 0 ok, 2 bad input (named in an Error event), 3 failure, 128+N on signal N.
 """
@@ -19,7 +20,14 @@ import signal
 import sys
 
 from backends import events as ev
+from backends.agent.camera import OPENCV_MISSING
 from backends.agent.request import Request, emit
+
+_MISSING = {  # what to install when a module the agent needs is not on the board
+    "numpy": "numpy is not installed for this Python: install it (pip install 'numpy<2' for "
+    "tflite-runtime boards, or apt install python3-numpy)",
+    "cv2": OPENCV_MISSING,
+}
 
 
 class Stopped(Exception):
@@ -46,18 +54,9 @@ def main(stdin: object = None) -> int:
     except BrokenPipeError:  # the workstation hung up: nobody is listening any more
         return 141
     except ModuleNotFoundError as exc:
-        if exc.name != "numpy":
+        if exc.name not in _MISSING:
             raise
-        _quietly(
-            ev.Error(
-                stage=command,
-                error_type="BadInput",
-                message=(
-                    "numpy is not installed for this Python: install it (pip install 'numpy<2' for "
-                    "tflite-runtime boards, or apt install python3-numpy)"
-                ),
-            )
-        )
+        _quietly(ev.Error(stage=command, error_type="BadInput", message=_MISSING[exc.name]))
         return 2
     except Exception as exc:
         from backends.errors import BadInput
@@ -74,7 +73,7 @@ def _probe(request: Request) -> int:
 
 
 def _run(request: Request) -> int:
-    from backends.agent import engine, files, measure
+    from backends.agent import capture, engine, files, measure
     from backends.errors import BadInput
 
     commands = {
@@ -84,6 +83,7 @@ def _run(request: Request) -> int:
         "bench": measure.bench,
         "engine": engine.engine,
         "monitor": measure.monitor,
+        "capture": capture.capture,
     }
     if request.command not in commands:
         raise BadInput(f"unknown command {request.command!r} (this agent: {', '.join(commands)})")

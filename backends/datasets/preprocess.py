@@ -9,9 +9,11 @@ scale and crop) on top, drawn from a seeded generator. Classification images (no
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import numpy as np
 
-Size = tuple[int, int]  # (height, width)
+Size = Tuple[int, int]  # (height, width)
 
 
 def letterbox(
@@ -69,7 +71,7 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, shift: int) -> n
     padded = np.pad(out, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
     tops, lefts = rng.integers(0, 2 * shift + 1, (2, len(images)))
     return np.stack(
-        [p[t : t + h, left : left + w] for p, t, left in zip(padded, tops, lefts, strict=True)]
+        [p[t : t + h, left : left + w] for p, t, left in zip(padded, tops, lefts)]  # one each
     )
 
 
