@@ -21,6 +21,7 @@ from typing import Any
 
 from backends.catalog_results import RESULTS_SCHEMA, ResultTables
 from backends.errors import BadInput
+from backends.tasks import UNLABELLED
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -79,6 +80,18 @@ class DatasetRecord:
     path: str
     manifest: dict[str, Any]
     created: float
+
+    @property
+    def labelled(self) -> bool:
+        """False for a capture: camera frames that no task can measure until labelled."""
+        return self.task != UNLABELLED
+
+    @property
+    def images(self) -> dict[str, int]:
+        """Images per split; a capture has one count, ``frames``."""
+        if not self.labelled:
+            return {"frames": self.manifest["images"]}
+        return {split: v["images"] for split, v in self.manifest["splits"].items()}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from backends.stage import Context, Stage
 from backends.workspace import Workspace
 
 STAGE_MODULES = (  # the loop, in its order
+    "backends.acquire.stage",
     "backends.datasets.stage",
     "backends.train.stage",
     "backends.convert.stage",

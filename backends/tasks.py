@@ -46,6 +46,7 @@ CLASSIFICATION = Task(
     "averages each class's F1 (a class never predicted counts 0).",
 )
 TASKS = {task.name: task for task in (SEGMENTATION, CLASSIFICATION)}
+UNLABELLED = "unlabelled"  # a dataset of camera frames without labels yet: no task measures it
 HEADLINES = {f"val_{task.primary}": task for task in TASKS.values()}  # training's epoch figure
 LABELS = {key: label for task in TASKS.values() for key, label in task.metrics}
 
@@ -53,6 +54,11 @@ LABELS = {key: label for task in TASKS.values() for key, label in task.metrics}
 def task_of(record: Mapping[str, Any]) -> Task:
     """The task of a dataset manifest or a result row (older ones are segmentation)."""
     name = record.get("task", SEGMENTATION.name)
+    if name == UNLABELLED:
+        raise BadInput(
+            f"dataset {record.get('name')}@{record.get('version')} is camera frames without "
+            "labels: label them (docs/acquire.md) before training or benchmarking on it"
+        )
     if name not in TASKS:
         raise BadInput(f"unknown task {name!r}: mllib knows {', '.join(TASKS)}")
     return TASKS[name]

@@ -4,7 +4,8 @@ Layout::
 
     <root>/catalog.sqlite     the catalog (WAL)
     <root>/artifacts/KIND/SHA12/NAME   artifacts, content-addressed, never modified
-    <root>/datasets/NAME/VERSION/      dataset shards and manifest
+    <root>/datasets/NAME/VERSION/      dataset shards and manifest (a capture: its manifest)
+    <root>/frames/AB/SHA256.jpg        camera frames, content-addressed (backends/acquire)
     <root>/sources/           generated source data (synthetic COCO)
     <root>/checkpoints/JOB/   per-epoch training checkpoints
     <root>/reports/RUN/       results.json, results.md, ...

@@ -24,19 +24,21 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
 BOARD_PACKAGES = ["numpy==2.4.6", "ai-edge-litert==2.3.0", "onnxruntime==1.32.0"]
+CAMERA_PACKAGES = [*BOARD_PACKAGES, "opencv-python-headless==5.0.0.93"]  # a board with a camera
 AS_ROOT = os.geteuid() == 0
 
 
-def board_python() -> str:
-    """A venv with only numpy and the runtimes, readable by every board user (built once)."""
-    tag = hashlib.sha256(" ".join(BOARD_PACKAGES).encode()).hexdigest()[:10]
+def board_python(packages: list[str] = BOARD_PACKAGES) -> str:
+    """A venv with only numpy and the runtimes (and what else ``packages`` names), readable by
+    every board user (built once per machine)."""
+    tag = hashlib.sha256(" ".join(packages).encode()).hexdigest()[:10]
     root = Path(tempfile.gettempdir()) / f"mllib-board-venv-{tag}"
     python = root / "bin" / "python"
     if not (root / ".complete").exists():
         shutil.rmtree(root, ignore_errors=True)
         base = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
         subprocess.run([base, "-m", "venv", str(root)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *BOARD_PACKAGES], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
         os.chmod(root, 0o755)
         (root / ".complete").write_text("")
     return str(python)

@@ -23,7 +23,10 @@ def test_example_pipelines_load() -> None:
         ("[dataset]\nchannels = 2", "dataset.channels must be one of 1, 3, got 2"),
         ("[dataset]\ntrain_images = 0", "dataset.train_images must be between 1 and"),
         ("[gates]\nmin_accuracy = 1.5", "gates.min_accuracy must be between 0 and 1"),
-        ("[trian]\nepochs = 3", r"unknown key 'trian' \(allowed in the top level: dataset,"),
+        (
+            "[trian]\nepochs = 3",
+            r"unknown key 'trian' \(allowed in the top level: acquire, dataset,",
+        ),
         ("[train]\nepochs = 'ten'", "train.epochs must be an integer, got 'ten'"),
         ("[train]\nepochs = true", "train.epochs must be an integer, got True"),
         ("[train]\nepochs = 0", "train.epochs must be between 1 and"),

@@ -19,7 +19,7 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
 from backends.events import Emit
 from backends.formats import KERAS_KIND, Format
-from backends.tasks import TASKS
+from backends.tasks import TASKS, task_of
 from backends.workspace import Workspace
 
 
@@ -32,6 +32,8 @@ def measured_on(
     from backends.model_files import import_model_file
 
     chosen = ws.catalog.dataset(dataset) if dataset is not None else None
+    if chosen is not None:
+        task_of(chosen.manifest)  # a capture (unlabelled frames) is refused here, in one line
     is_id = isinstance(artifact, str) and artifact.isascii() and artifact.isdigit()
     if isinstance(artifact, int) or (is_id and not Path(artifact).is_file()):
         record = ws.catalog.artifact(int(artifact))

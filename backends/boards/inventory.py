@@ -46,6 +46,7 @@ FIELDS = {
     "runtimes",
     "proxy_jump",
     "connect_timeout",
+    "camera",
 }
 
 
@@ -62,6 +63,7 @@ class Board:
     runtimes: tuple[str, ...] = ()
     proxy_jump: str | None = None
     connect_timeout: float = 10.0
+    camera: str = "0"  # what `acquire` opens when it names no camera (see its --camera)
 
     @property
     def is_local(self) -> bool:
@@ -247,6 +249,7 @@ def _board(name: str, table: Any, src: str) -> Board:
         runtimes=runtimes,
         proxy_jump=text("proxy_jump", None),
         connect_timeout=float(timeout),
+        camera=text("camera", "0") or "0",
     )
 
 

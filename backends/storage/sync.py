@@ -33,6 +33,7 @@ from backends.names import DATASET_VERSION, SHA256, check_name, check_sha256, is
 from backends.storage import Store
 from backends.storage.creds import Target
 from backends.storage.index import ArtifactIndex, DatasetIndex
+from backends.tasks import UNLABELLED
 from backends.workspace import Workspace, hash_path
 
 T = TypeVar("T")
@@ -59,6 +60,11 @@ async def push_dataset(
 ) -> int:
     """Upload a dataset version (blobs not already there); returns the number of files sent."""
     _admit(target, record.name)
+    if record.task == UNLABELLED:
+        raise BadInput(
+            f"dataset {record.name}@{record.version} is camera frames (a capture): object "
+            "storage holds labelled datasets; label the frames first"
+        )
     root = ws.path(record.path)
     files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
     sent = await _push_files(store, target, files, emit, f"dataset {record.name}")

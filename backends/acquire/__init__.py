@@ -1,0 +1,1 @@
+"""Acquire: frames from a board's camera into an unlabelled dataset version (``capture``)."""
