@@ -175,7 +175,7 @@ class MllibApp(App[None]):
             return None  # no workspace loaded (yet, or a broken catalog)
         if action in ("demo", "train") and self.running("train"):
             return None
-        if action == "train" and not snap.datasets:
+        if action == "train" and not any(d.labelled for d in snap.datasets):
             return None
         if action == "convert" and not snap.models:
             return None
@@ -190,7 +190,7 @@ class MllibApp(App[None]):
         self.start("demo", jobs.demo(self.ws, self.pipeline_file, self.devices), group="train")
 
     def action_train(self) -> None:
-        names = [f"{d.name}@{d.version}" for d in self.snapshot.datasets]
+        names = [f"{d.name}@{d.version}" for d in self.snapshot.datasets if d.labelled]
 
         def chosen(answer: tuple[str, int] | None) -> None:
             if answer is None:
@@ -237,6 +237,7 @@ class MllibApp(App[None]):
         self.workers.cancel_group(self, "train")
         self.workers.cancel_group(self, "convert")
         self.workers.cancel_group(self, "boards")
+        self.workers.cancel_group(self, "acquire")  # a capture keeps the frames it has
         self.notify("Cancelling: running work stops at its next step")
 
     def action_probe(self) -> None:
@@ -267,6 +268,15 @@ class MllibApp(App[None]):
         label = f"{artifact.kind} {artifact.meta.get('precision', 'fp32')} (artifact {artifact.id})"
         self.push_screen(DeployForm(label, [b.name for b in self.snapshot.boards]), chosen)
 
+    @on(DataTable.RowSelected, "#datasets-table")
+    def open_dataset(self, message: DataTable.RowSelected) -> None:
+        key = message.row_key.value or ""
+        chosen = [d for d in self.snapshot.datasets if f"d{d.id}" == key]
+        if chosen and self.ws is not None:
+            from mllib_tui.screens.dataset import DatasetScreen  # numpy and OpenCV: when opened
+
+            self.push_screen(DatasetScreen(self.ws, chosen[0]))
+
     @on(DataTable.RowSelected, "#boards-table")
     def open_board(self, message: DataTable.RowSelected) -> None:
         name = message.row_key.value
@@ -275,6 +285,15 @@ class MllibApp(App[None]):
         self.push_screen(
             BoardScreen(name, self.snapshot.focus_dataset(), self.snapshot.probes.get(name))
         )
+
+    def acquire_board(self, board: str) -> None:
+        """Capture frames from ``board``'s camera (from its screen); x stops it, keeping them."""
+        job = f"acquire:{board}"
+        if any(w.name == job and w.state == WorkerState.RUNNING for w in self.workers):
+            self.notify(f"{board} is capturing already: x stops it (the frames are kept)")
+            return
+        assert self.ws is not None
+        self.start(job, jobs.acquire(self.ws, self.devices, board), group="acquire")
 
     def bench_board(self, board: str) -> None:
         """Benchmark the newest model's conversions on ``board`` (from its screen)."""
@@ -308,8 +327,10 @@ class MllibApp(App[None]):
 
     def action_help(self) -> None:
         keys = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
-        if isinstance(self.screen, BoardScreen):
-            keys += [(b.key, b.description) for b in BoardScreen.BINDINGS]
+        if isinstance(self.screen, Dashboard):
+            keys.append(("enter", "Open the board or dataset under the cursor"))
+        else:  # the screen's own keys (a board's, a dataset's)
+            keys += [(b.key, b.description) for b in self.screen.BINDINGS if isinstance(b, Binding)]
         self.push_screen(Help(keys))
 
     def action_quit_app(self) -> None:

@@ -13,6 +13,7 @@ from backends.catalog import ArtifactRecord
 from backends.workspace import Workspace
 
 Work = Callable[[ev.Emit], Any]
+APP_FRAMES, APP_INTERVAL = 30, 0.5  # what the board screen's acquire key captures
 APP_BENCH = dict(warmup_runs=3, warmup_seconds=0.2, min_runs=20, min_seconds=0.5)
 
 
@@ -46,6 +47,20 @@ def convert(ws: Workspace, model: ArtifactRecord, target: str) -> Work:
 
         fmt, precision = parse_target(target)
         run_convert(ws, model, fmt, precision, ConvertStep(targets=(target,)), emit)
+
+    return work
+
+
+def acquire(ws: Workspace, devices: Path | None, board: str) -> Work:
+    """APP_FRAMES frames, one every APP_INTERVAL seconds, from the board's devices.toml camera."""
+
+    def work(emit: ev.Emit) -> None:
+        from backends.acquire.run import Acquire
+        from backends.acquire.run import acquire as run_acquire
+        from backends.boards.inventory import load_inventory
+
+        settings = Acquire(board=board, frames=APP_FRAMES, interval=APP_INTERVAL)
+        asyncio.run(run_acquire(ws, load_inventory(devices, ws.root), settings, emit))
 
     return work
 

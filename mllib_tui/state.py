@@ -40,7 +40,8 @@ class Snapshot:
         for model in reversed(self.models):
             if model.dataset_id in by_id:
                 return by_id[model.dataset_id]
-        return self.datasets[-1] if self.datasets else None
+        labelled = [d for d in self.datasets if d.labelled]
+        return labelled[-1] if labelled else None
 
     def runnable_on(self, board: str, artifacts: list[ArtifactRecord]) -> list[ArtifactRecord]:
         """``artifacts`` less what ``board`` cannot run by its last probe: TensorRT engines of

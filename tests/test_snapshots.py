@@ -142,3 +142,27 @@ def test_dashboard(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
 def test_board_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = MllibApp(_workspace(tmp_path / "ws"))
     assert snap_compare(app, terminal_size=size, run_before=_board_screen)
+
+
+async def _dataset_screen(pilot) -> None:
+    from mllib_tui.screens.dataset import DatasetScreen
+
+    await _loaded(pilot)
+    await pilot.press("enter")  # the datasets table has the focus
+    for _ in range(100):
+        screen = pilot.app.screen
+        if isinstance(screen, DatasetScreen) and screen.view is not None:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_dataset_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    from backends.datasets.build import synth_dataset
+
+    synth_dataset(
+        Workspace.open(tmp_path / "ws"), name="demo", images=8, size=(64, 64), emit=lambda _: None
+    )
+    app = MllibApp(tmp_path / "ws")
+    assert snap_compare(app, terminal_size=size, run_before=_dataset_screen)

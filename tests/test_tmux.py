@@ -69,3 +69,38 @@ def test_deploy_and_benchmark_from_the_keyboard(trained_ws: Path, tmp_path: Path
             assert text in shown
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False)
+
+
+def test_a_dataset_image_in_a_real_terminal(tmp_path: Path) -> None:
+    """The image widget in tmux: half-block cells in 24-bit colour, the legend beside them."""
+    from backends.datasets.build import synth_dataset
+    from backends.workspace import Workspace
+
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: scripts/install --test installs it")
+    ws = tmp_path / "ws"
+    synth_dataset(Workspace.open(ws), name="demo", images=8, size=(64, 64), emit=lambda _: None)
+    exe = Path(sys.executable).with_name("mllib-tui")
+    tmux(
+        "new-session", "-d", "-s", SESSION, "-x", "100", "-y", "30",
+        f"env -u COLUMNS -u LINES TERM=xterm-256color COLORTERM=truecolor {exe} -w {ws}",
+    )  # fmt: skip
+    try:
+        wait_for("dataset(s)")
+        tmux("send-keys", "-t", SESSION, "Enter")  # the datasets table has the focus
+        shown = wait_for("val 1/")
+        for text in ("Class", "void", "vehicle", "Overlay"):
+            assert text in shown
+        cells = sum(line.count("\u2580") for line in shown.splitlines())
+        assert cells > 100 * 30 // 4  # the image fills most of the left of the screen
+        coloured = tmux("capture-pane", "-p", "-e", "-t", SESSION)
+        truecolour = {seq for seq in coloured.split("\x1b[") if seq.startswith(("38;2;", "48;2;"))}
+        assert len(truecolour) > 20  # many distinct 24-bit colours, not a palette of 16
+        before = coloured
+        tmux("send-keys", "-t", SESSION, "o")  # the overlay off: the colours change
+        deadline = time.monotonic() + 10
+        while tmux("capture-pane", "-p", "-e", "-t", SESSION) == before:
+            assert time.monotonic() < deadline, "o did not redraw the image"
+            time.sleep(0.1)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,6 +19,7 @@ from backends.formats import Format, software_label
 from backends.tasks import SEGMENTATION, task_of
 from mllib_tui.screens.palette import ScreenCommands
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
+from mllib_tui.widgets.image import ImageView
 from mllib_tui.widgets.text import cell, plain
 
 
@@ -41,6 +43,13 @@ class BoardScreen(Screen[None]):
             "Raw/normalised",
             id="board-normalise",
             tooltip="Show the confusion matrix as counts or row-normalised",
+        ),
+        Binding(
+            "a",
+            "acquire",
+            "Acquire",
+            id="board-acquire",
+            tooltip="Capture frames from the board's camera (devices.toml camera) into a dataset",
         ),
         Binding("escape", "app.pop_screen", "Back", id="board-back"),
     ]
@@ -80,6 +89,7 @@ class BoardScreen(Screen[None]):
             with Vertical(id="side"):
                 yield Static("not probed yet: press p on the dashboard", id="manifest")
                 yield ConfusionHeatmap(id="heatmap")
+                yield ImageView(id="live")
         yield RichLog(id="log", max_lines=500, wrap=True)
         yield Footer()
 
@@ -138,6 +148,9 @@ class BoardScreen(Screen[None]):
                 )
         elif isinstance(event, ev.Result) and event.stage == "bench":
             self.show_row(BenchmarkRow.from_json(event.data))
+        elif isinstance(event, ev.Frame) and event.path:
+            self.add_class("capturing")
+            self.thumbnail(event.path, event.index)
         elif isinstance(event, ev.Error | ev.Log):
             self.query_one(RichLog).write(Text(f"{event.stage}: {event.message}"))
 
@@ -189,6 +202,22 @@ class BoardScreen(Screen[None]):
     def action_toggle_normalised(self) -> None:
         heatmap = self.query_one(ConfusionHeatmap)
         heatmap.normalised = not heatmap.normalised
+
+    @work(thread=True, exclusive=True, group="thumbnail")
+    def thumbnail(self, path: str, index: int) -> None:
+        """Decode the newest frame off the event loop; a newer frame replaces one not shown yet."""
+        from backends.uncertainty import decode_jpeg
+
+        image = decode_jpeg((self.app.root / path).read_bytes())  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._show_frame, image, index)
+
+    def _show_frame(self, image: Any, index: int) -> None:
+        live = self.query_one("#live", ImageView)
+        live.border_title = f"camera: frame {index}"
+        live.show(image)
+
+    def action_acquire(self) -> None:
+        self.app.acquire_board(self.board)  # type: ignore[attr-defined]
 
     def action_bench(self) -> None:
         self.app.bench_board(self.board)  # type: ignore[attr-defined]

@@ -69,9 +69,9 @@ class DatasetsPane(Pane):
                 f"d{d.id}": (
                     d.name,
                     d.version[:8],
-                    str(d.manifest["splits"]["train"]["images"]),
-                    str(d.manifest["splits"]["val"]["images"]),
-                    ", ".join(d.manifest["classes"]),
+                    str(d.images.get("train", d.images.get("frames"))),
+                    str(d.images.get("val", "-")),
+                    ", ".join(d.manifest.get("classes", [])) or "camera frames, unlabelled",
                 )
                 for d in datasets
             },
