@@ -20,6 +20,7 @@ Errors are ``MllibError`` with one line that says what to do (``BadInput`` for i
 ``StageFailed`` for work that failed, ``GateFailed`` for a missed gate).
 """
 
+from backends.acquire.run import Acquire
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.bench.stage import BenchStep, Gates
 from backends.boards.inventory import Board
@@ -36,6 +37,7 @@ from mllib._results import confusion, dataframe, table
 from mllib._workspace import Workspace
 
 __all__ = [
+    "Acquire",
     "ArtifactRecord",
     "BadInput",
     "BenchStep",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from backends.acquire.run import Acquire
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.bench.stage import BenchStep, Gates
 from backends.boards.inventory import Board, Inventory, load_inventory
@@ -100,6 +101,15 @@ class Workspace:
         ``mllib.FashionMnist(...)``, ``mllib.Folder(...)``); the same data gives the same
         version, already in the catalog."""
         return self._call(lambda emit: source.build(self._ws, emit))
+
+    def acquire(self, settings: Acquire) -> DatasetRecord:
+        """Frames from a board's camera (``mllib.Acquire(board=..., camera=..., frames=...)``)
+        as an unlabelled dataset version; an interrupt keeps the frames that arrived, as a
+        version marked partial, then raises."""
+        from backends.acquire.run import acquire
+
+        inventory = self._inventory()
+        return self._call(lambda emit: asyncio.run(acquire(self._ws, inventory, settings, emit)))
 
     def train(
         self,

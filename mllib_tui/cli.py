@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mllib_tui.commands import boards, datasets, engines, storage
+from mllib_tui.commands.acquire import acquire
 from mllib_tui.commands.bench import bench
 from mllib_tui.commands.convert import convert
 from mllib_tui.commands.deploy import deploy
@@ -30,6 +31,7 @@ app.add_typer(boards.app, name="boards")
 app.add_typer(storage.app, name="storage")
 app.add_typer(engines.app, name="engines")
 app.command("run")(run)
+app.command("acquire")(acquire)
 app.command("convert")(convert)
 app.command("bench")(bench)
 app.command("deploy")(deploy)

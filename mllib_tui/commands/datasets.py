@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -224,8 +225,9 @@ def list_datasets(workspace: WorkspaceOption = None, as_json: JsonOption = False
                         "name": r.name,
                         "version": r.version,
                         "task": r.task,
-                        "images": {s: v["images"] for s, v in r.manifest["splits"].items()},
-                        "classes": r.manifest["classes"],
+                        "images": r.images,
+                        "classes": r.manifest.get("classes", []),
+                        "partial": bool(r.manifest.get("partial")),
                     }
                     for r in records
                 ]
@@ -234,15 +236,16 @@ def list_datasets(workspace: WorkspaceOption = None, as_json: JsonOption = False
         return
     table = Table("Name", "Version", "Task", "Size", "Train", "Val", "Classes")
     for r in records:
-        splits = r.manifest["splits"]
+        images = r.images
+        partial = " (partial)" if r.manifest.get("partial") else ""
         table.add_row(
             r.name,
             r.version,
-            r.task,
+            r.task + partial,
             "x".join(map(str, r.manifest["image_size"])),
-            str(splits["train"]["images"]),
-            str(splits["val"]["images"]),
-            ", ".join(r.manifest["classes"]),
+            str(images.get("train", images.get("frames"))),
+            str(images.get("val", "-")),
+            ", ".join(r.manifest.get("classes", [])) or "(frames to label)",
         )
     stdout.print(table if records else "no datasets yet: try `mllib-tui datasets synth`")
 
@@ -260,6 +263,9 @@ def show(
     manifest = record.manifest
     if as_json:
         print(json.dumps(manifest))
+        return
+    if not record.labelled:
+        _show_capture(record)
         return
     segmentation = manifest["ignore"] is not None
     channels = manifest.get("channels", 3)
@@ -287,3 +293,32 @@ def show(
             *(f"{c / total:6.1%}" for c in counts),
         )
     stdout.print(table)
+
+
+def _show_capture(record: DatasetRecord) -> None:
+    """A capture: where its frames came from, and its frames (the least sure first when the
+    model scored them)."""
+    manifest, capture = record.manifest, record.manifest["capture"]
+    partial = "  [yellow]partial[/]" if manifest["partial"] else ""
+    stdout.print(
+        f"[bold]{record.name}@{record.version}[/]  unlabelled camera frames{partial}\n"
+        f"  {manifest['images']} frames from board {capture['board']}, camera "
+        f"{capture['camera']}, {capture.get('reason') or ''}"
+    )
+    frames = manifest["frames"]
+    scored = any(f["score"] is not None for f in frames)
+    if scored:
+        frames = sorted(frames, key=lambda f: -f["score"])
+    table = Table("Frame", "Captured", "Size", "Bytes", *(["Entropy"] if scored else []), "SHA256")
+    for frame in frames[:20]:
+        table.add_row(
+            str(frame["index"]),
+            datetime.datetime.fromtimestamp(frame["captured"]).strftime("%H:%M:%S.%f")[:-3],
+            f"{frame['width']}x{frame['height']}",
+            str(frame["size"]),
+            *([f"{frame['score']:.4f}"] if scored else []),
+            frame["sha256"][:16],
+        )
+    stdout.print(table)
+    if len(frames) > 20:
+        stdout.print(f"  [dim]... and {len(frames) - 20} more (--json lists them all)[/]")
