@@ -35,12 +35,14 @@ JsonOption = Annotated[
 ]
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``HEIGHTxWIDTH`` such as ``480x512``."""
-    height, sep, width = text.lower().partition("x")
-    if not sep or not height.isdigit() or not width.isdigit() or not int(height) or not int(width):
-        raise BadInput(f"--size {text!r} must be HEIGHTxWIDTH in pixels, e.g. 128x128 or 480x512")
-    return int(height), int(width)
+def parse_size(text: str, *, camera: bool = False) -> tuple[int, int]:
+    """``HEIGHTxWIDTH`` such as ``480x512`` (an image, as datasets and models name it); with
+    ``camera``, ``WIDTHxHEIGHT`` such as ``640x480`` (as cameras do). In the order written."""
+    first, sep, second = text.lower().partition("x")
+    if not sep or not first.isdigit() or not second.isdigit() or not int(first) or not int(second):
+        form = "WIDTHxHEIGHT, e.g. 640x480" if camera else "HEIGHTxWIDTH, e.g. 128x128 or 480x512"
+        raise BadInput(f"--size {text!r} must be {form} (pixels)")
+    return int(first), int(second)
 
 
 JunitOption = Annotated[

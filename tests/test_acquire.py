@@ -313,3 +313,67 @@ def test_the_python_api_and_the_pipeline_stage_capture_on_this_machine(tmp_path:
     assert piped.manifest["partial"] is True  # the video has 6 frames, 10 were asked for
     assert piped.manifest["images"] == 6 and piped.manifest["image_size"] == [48, 64]
     assert "the camera gave no more frames after 6" in piped.manifest["capture"]["reason"]
+
+
+HOSTILE = """
+import hashlib, json, sys
+sys.stdin.readline()
+jpeg = bytes.fromhex("ffd8ffe0") + bytes(200)
+def frame(index, data, **lie):
+    fields = {"schema": 1, "type": "frame", "stage": "acquire", "index": index,
+              "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "width": 8,
+              "height": 8, "captured": 1.0, **lie}
+    sys.stdout.buffer.write(json.dumps(fields).encode() + b"\\n" + data)
+frame(0, jpeg)  # a good one first: it is kept
+case = "CASE"
+if case == "hash":
+    frame(1, jpeg, sha256="0" * 64)
+elif case == "magic":
+    frame(1, b"GIF89a" + bytes(100))
+elif case == "size":
+    frame(1, jpeg, size=1 << 40)
+elif case == "more":
+    frame(1, jpeg[:-1] + b"x")
+elif case == "summary":
+    print(json.dumps({"schema": 1, "type": "result", "stage": "acquire", "name": "capture",
+                      "data": [1, 2]}))
+sys.stdout.flush()
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("hash", "frame 1: its bytes do not match its sha256"),
+        ("magic", "frame 1: not a JPEG"),
+        ("size", "a frame of 1099511627776 bytes is not a camera frame"),
+        ("more", "sent more than the 1 frames"),
+        ("summary", "the capture's summary is not an object"),
+    ],
+)
+def test_a_hostile_board_is_refused_in_one_line_and_the_good_frames_kept(
+    tmp_path: Path, case: str, message: str
+) -> None:
+    """A board whose 'agent' lies (a real process on a real pipe, its output written by hand):
+    each lie is refused, naming the board, and the frame before it is kept as a partial version."""
+    import asyncio
+
+    from backends.acquire.run import Acquire, acquire
+    from backends.boards.inventory import Board, Inventory
+    from backends.errors import StageFailed
+
+    script = tmp_path / "hostile.py"
+    script.write_text(HOSTILE.replace("CASE", case))
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    python.chmod(0o755)
+    board = Board("evil", python=str(python), workdir=str(tmp_path / "board"))
+    inventory = Inventory({"evil": board}, "test")
+    ws = Workspace.open(tmp_path / "ws")
+    settings = Acquire(board="evil", frames=1 if case == "more" else 5, interval=0)
+    with pytest.raises(StageFailed, match="board evil") as raised:
+        asyncio.run(acquire(ws, inventory, settings, lambda _e: None))
+    assert message in str(raised.value)
+    record = capture_of(ws.root)
+    assert record.manifest["partial"] and record.manifest["images"] == 1
+    assert stored(ws.root, record) == [bytes.fromhex("ffd8ffe0") + bytes(200)]

@@ -19,7 +19,7 @@ from mllib_tui.widgets.image import ImageView
 
 def synth_ws(root: Path) -> Workspace:
     ws = Workspace.open(root)
-    synth_dataset(ws, name="demo", images=12, size=(64, 64), emit=lambda _e: None)
+    synth_dataset(ws, name="demo", images=24, size=(64, 64), emit=lambda _e: None)  # val: 5
     return ws
 
 
@@ -55,7 +55,7 @@ async def test_browse_a_labelled_version(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await _open(pilot, tmp_path / "ws")
         total = len(screen.browser)
-        assert screen.browser.split_name == "val" and total >= 2
+        assert screen.browser.split_name == "val" and total >= 4
         assert caption(screen).startswith(f"val 1/{total}")
         legend = str(screen.query_one("#legend", Static).render())
         for name in ("void", "person", "vehicle", "animal"):
@@ -69,8 +69,11 @@ async def test_browse_a_labelled_version(tmp_path: Path) -> None:
         assert caption(screen).startswith(f"val 2/{total}")
         await pilot.press("end")
         await _until(pilot, lambda: screen.view.index == total - 1)
-        await pilot.press("g", *str(2), "enter")
-        await _until(pilot, lambda: screen.view.index == 1)
+        assert caption(screen).startswith(f"val {total}/{total}")
+        await pilot.press("g", "3", "enter")  # people count from 1: the third image
+        await _until(pilot, lambda: screen.view.index == 2)
+        await pilot.press("home")
+        await _until(pilot, lambda: screen.view.index == 0)
 
         image = screen.query_one(ImageView)
         width, height = image.size
@@ -82,8 +85,9 @@ async def test_browse_a_labelled_version(tmp_path: Path) -> None:
         assert any("\u2580" in line for line in with_overlay)
 
         await pilot.press("s")
-        await _until(pilot, lambda: screen.browser.split_name == "train" and screen.view)
+        await _until(pilot, lambda: screen.view.caption.startswith("train image 0"))
         assert caption(screen).startswith(f"train 1/{len(screen.browser)}")
+        assert len(screen.browser) > total
         await pilot.press("question_mark")  # the keys of the screen the user is on
         assert ("o", "Overlay") in app.screen.lines and ("g", "Go to") in app.screen.lines
         await pilot.press("escape", "escape")

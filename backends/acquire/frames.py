@@ -2,8 +2,10 @@
 
     <root>/frames/AB/SHA256.jpg             every frame once, named by its hash
     <root>/datasets/NAME/VERSION/manifest.json
-                                            an unlabelled dataset version: its frames, in
-                                            capture order, and how they were captured
+                                            an unlabelled dataset version: its frames, in the
+                                            order the board sent them (capture order; least
+                                            sure first when chosen by uncertainty), and how
+                                            they were captured
 
 A frame is checked (its bytes against its sha256, a JPEG, sane sizes) before it is written; a
 frame's file appears under its final name only whole, and every frame is on disk before the
@@ -73,19 +75,18 @@ class CaptureWriter:
                 or not math.isfinite(value)
             ):
                 raise StageFailed(f"{where}: field {field!r} is {value!r}")
-        relative = frame_relative(event.sha256)
+        relative = frame_relative(event.sha256)  # the hash was checked above: a safe name
         path = self.ws.root / relative
-        try:
-            whole = path.stat().st_size == len(data)  # a torn file is written again
-        except FileNotFoundError:
-            whole = False
-        if not whole:
+        if not _holds(path, event.sha256):  # new, or damaged since: written (again)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.ws.temporary(f"frame-{event.sha256[:16]}")
-            with open(tmp, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-            self._written.append(path)
+            try:
+                with open(tmp, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._written.append(path)
         self.frames.append(
             {
                 "index": event.index,
@@ -104,8 +105,8 @@ class CaptureWriter:
         fsync_all(self._written)  # every frame on disk before a manifest names it
         self._written.clear()
         digest = hashlib.sha256(UNLABELLED.encode())
-        for frame in self.frames:
-            digest.update(frame["sha256"].encode())
+        for frame in self.frames:  # the frames, and how the model ranked them when it did
+            digest.update(f"{frame['sha256']} {frame['score']!r}".encode())
         version = digest.hexdigest()[:16]
         first = self.frames[0] if self.frames else {"height": 0, "width": 0}
         manifest = {
@@ -139,6 +140,10 @@ class CaptureWriter:
         )
 
 
-def frame_files(ws: Workspace, record: DatasetRecord) -> list[Path]:
-    """The stored frames of a capture version, in capture order."""
-    return [frame_path(ws.root, frame["sha256"]) for frame in record.manifest.get("frames", [])]
+def _holds(path: Path, sha256: str) -> bool:
+    """``path`` exists with exactly the bytes of ``sha256`` (a frame kept by an earlier capture;
+    one a crash left torn is not)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except FileNotFoundError:
+        return False

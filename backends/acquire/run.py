@@ -23,7 +23,7 @@ from backends.boards.inventory import Inventory
 from backends.boards.session import BoardSession
 from backends.catalog import DatasetRecord
 from backends.config import Bounded, bounded
-from backends.errors import BadInput, MllibError
+from backends.errors import BadInput, MllibError, StageFailed
 from backends.formats import Format
 from backends.workspace import Workspace
 
@@ -89,12 +89,16 @@ async def acquire(
 
     def on_event(event: ev.Event) -> None:
         if isinstance(event, ev.Result) and event.name == "capture":
+            if not isinstance(event.data, dict):
+                raise StageFailed(f"board {board.name}: the capture's summary is not an object")
             summary.update(event.data)
             writer.capture |= {k: event.data.get(k) for k in ("backend", "examined")}
         else:
             emit(event)
 
     def on_frame(event: ev.Frame, data: bytes) -> None:
+        if len(writer.frames) >= settings.frames:  # a board that keeps sending is refused
+            raise StageFailed(f"board {board.name}: sent more than the {settings.frames} frames")
         emit(writer.add(event, data))
 
     async def work(session: BoardSession) -> None:
@@ -120,8 +124,8 @@ async def acquire(
                 raise outcome
         except (KeyboardInterrupt, asyncio.CancelledError, MllibError, OSError) as exc:
             if writer.frames:
-                kept = writer.finish(partial=True, reason=str(exc) or "interrupted", job_id=job_id)
-                emit(_kept(kept, f"stopped early ({str(exc) or type(exc).__name__})"))
+                reason = str(exc) or type(exc).__name__
+                emit(_kept(writer.finish(partial=True, reason=reason, job_id=job_id)))
             raise
         complete = bool(summary.get("complete")) and len(writer.frames) >= min(
             settings.frames, examine
@@ -134,15 +138,16 @@ async def acquire(
         record = writer.finish(
             partial=not complete, reason=str(summary.get("reason", "")), job_id=job_id
         )
-    emit(_kept(record, "complete" if complete else f"partial: {summary.get('reason')}"))
+    emit(_kept(record))
     return record
 
 
-def _kept(record: DatasetRecord, how: str) -> ev.Log:
-    frames = record.manifest["images"]
-    level = "info" if not record.manifest["partial"] else "warning"
+def _kept(record: DatasetRecord) -> ev.Log:
+    """What the catalog now holds (a version captured before with the same frames included)."""
+    manifest = record.manifest
+    how = f"partial: {manifest['capture']['reason']}" if manifest["partial"] else "complete"
     return ev.Log(
         stage=STAGE,
-        level=level,
-        message=f"kept {frames} frames as {record.name}@{record.version} ({how})",
+        level="warning" if manifest["partial"] else "info",
+        message=f"kept {manifest['images']} frames as {record.name}@{record.version} ({how})",
     )

@@ -21,7 +21,7 @@ Size = Tuple[int, int]  # (width, height)
 JPEG_MAGIC = b"\xff\xd8"
 OPENCV_MISSING = (
     "OpenCV is not installed for this Python: install it (apt install python3-opencv, or pip "
-    "install opencv-python-headless); CSI cameras can use picamera2 or jetson-utils instead"
+    "install opencv-python-headless); it encodes every camera's frames"
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,7 @@ class Browser:
             split_name = self.splits[-1]
         self.split_name = split_name
         self._shard: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self._reading = threading.Lock()  # one shard read at a time, whichever thread asks
         self._split: Split | None = None
         self._starts: list[int] = []
         if dataset.labelled:
@@ -64,9 +66,10 @@ class Browser:
         if self._split is None:
             return self._frame(index)
         shard = bisect.bisect_right(self._starts, index) - 1
-        if self._shard is None or self._shard[0] != shard:
-            self._shard = (shard, self._split.read(shard))
-        images, targets = self._shard[1]
+        with self._reading:
+            if self._shard is None or self._shard[0] != shard:
+                self._shard = (shard, self._split.read(shard))
+            images, targets = self._shard[1]
         image, target = images[index - self._starts[shard]], targets[index - self._starts[shard]]
         rgb = image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1)
         if target.ndim == 2:

@@ -16,7 +16,7 @@ from backends.errors import BadInput
 from backends.workspace import Workspace
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
-from mllib_tui.options import DevicesOption, JsonOption, WorkspaceOption, bounds
+from mllib_tui.options import DevicesOption, JsonOption, WorkspaceOption, bounds, parse_size
 
 DEFAULTS = Acquire()
 
@@ -96,7 +96,7 @@ def acquire(
             camera=camera,
             frames=frames,
             interval=interval,
-            size=parse_frame_size(size) if size else None,
+            size=parse_size(size, camera=True) if size else None,
             quality=quality,
             dataset=dataset,
             keep=keep,  # type: ignore[arg-type]  # checked above
@@ -147,11 +147,3 @@ def acquire(
                 f"{record.name}@{record.version}{mark}: {manifest['images']} frames from "
                 f"{board} {manifest['capture']['camera']}"
             )
-
-
-def parse_frame_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` such as ``640x480`` (a camera's order)."""
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or not int(width) or not int(height):
-        raise BadInput(f"--size {text!r} must be WIDTHxHEIGHT in pixels, e.g. 640x480")
-    return int(width), int(height)

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.worker import get_current_worker
 
 from backends import events as ev
 from backends.bench.rows import BenchmarkRow
@@ -203,13 +204,18 @@ class BoardScreen(Screen[None]):
         heatmap = self.query_one(ConfusionHeatmap)
         heatmap.normalised = not heatmap.normalised
 
-    @work(thread=True, exclusive=True, group="thumbnail")
+    @work(thread=True, exclusive=True, group="thumbnail", exit_on_error=False)
     def thumbnail(self, path: str, index: int) -> None:
         """Decode the newest frame off the event loop; a newer frame replaces one not shown yet."""
+        from backends.errors import MllibError
         from backends.uncertainty import decode_jpeg
 
-        image = decode_jpeg((self.app.root / path).read_bytes())  # type: ignore[attr-defined]
-        self.app.call_from_thread(self._show_frame, image, index)
+        try:
+            image = decode_jpeg((self.app.root / path).read_bytes())  # type: ignore[attr-defined]
+        except (MllibError, OSError):
+            return  # a frame that will not decode is not shown; the capture goes on
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_frame, image, index)
 
     def _show_frame(self, image: Any, index: int) -> None:
         live = self.query_one("#live", ImageView)

@@ -13,9 +13,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from backends.catalog import DatasetRecord
 from backends.datasets.browse import Browser, View
+from backends.errors import MllibError
 from backends.overlays import PALETTE
 from backends.workspace import Workspace
 from mllib_tui.widgets.image import ImageView
@@ -61,14 +63,21 @@ class DatasetScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = f"{self.dataset.name}@{self.dataset.version[:8]}"
-        self.load(self.index)
+        self.load(self.browser, self.index)
 
-    @work(thread=True, exclusive=True, group="dataset-image")
-    def load(self, index: int) -> None:
-        view = self.browser[index]
-        self.app.call_from_thread(self.show, view)
+    @work(thread=True, exclusive=True, group="dataset-image", exit_on_error=False)
+    def load(self, browser: Browser, index: int) -> None:
+        try:
+            view = browser[index]
+        except (MllibError, OSError) as exc:  # a frame's file gone, a shard damaged
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, browser, view)
 
-    def show(self, view: View) -> None:
+    def show(self, browser: Browser, view: View) -> None:
+        if browser is not self.browser or view.index != self.index:
+            return  # a key was pressed since: the image it asked for is on its way
         self.view = view
         self.query_one(ImageView).show(
             view.image, view.mask if self.overlay else None, self.browser.ignore
@@ -109,7 +118,7 @@ class DatasetScreen(Screen[None]):
 
     def go(self, index: int) -> None:
         self.index = min(max(index, 0), len(self.browser) - 1)
-        self.load(self.index)
+        self.load(self.browser, self.index)
 
     def action_jump(self) -> None:
         self.add_class("jumping")
@@ -132,7 +141,7 @@ class DatasetScreen(Screen[None]):
     def action_toggle_overlay(self) -> None:
         self.overlay = not self.overlay
         if self.view is not None:
-            self.show(self.view)
+            self.show(self.browser, self.view)
 
     def action_switch_split(self) -> None:
         splits = self.browser.splits
