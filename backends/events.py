@@ -149,6 +149,30 @@ class Frame(Event):
     ts: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class Prediction(Event):
+    """One served frame: the model's class mask at ``mask_width`` x ``mask_height`` (uint8, one
+    byte a pixel, row-major) and, every k-th frame, the frame's JPEG (``jpeg_size`` bytes; 0:
+    none) follow the event's line on stdout, ``size`` bytes in all. Latencies in milliseconds:
+    ``inference_ms`` the runtime's call alone, ``e2e_ms`` capture to mask."""
+
+    stage: str
+    index: int
+    mask_width: int
+    mask_height: int
+    jpeg_size: int
+    size: int
+    inference_ms: float
+    e2e_ms: float
+    shares: list[float]  # each class's share of the frame
+    captured: float  # seconds since the epoch, on the board's clock
+    board: str | None = None  # the board it is about (None: this workstation)
+    job_id: int | None = None  # the catalog job it belongs to
+    ts: float = field(default_factory=_now)
+
+
+PAYLOADS = (Frame, Prediction)  # events whose line is followed by ``size`` bytes of payload
+
 Emit = typing.Callable[[Event], None]  # typing's, not collections.abc's: boards run Python 3.8
 
 
@@ -162,6 +186,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "error": Error,
     "result": Result,
     "frame": Frame,
+    "prediction": Prediction,
 }
 _TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 

@@ -21,7 +21,8 @@ from backends.errors import BadInput
 from backends.events import Emit, ProgressReporter
 from backends.formats import Format
 from backends.metrics import ConfusionMatrix
-from backends.overlays import LabelledImage, overlay
+from backends.overlays import LabelledImage
+from backends.palette import overlay
 from backends.runtimes import infer, load
 from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace

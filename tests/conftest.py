@@ -68,6 +68,35 @@ def fleet() -> Iterator[Fleet]:
 
 
 @pytest.fixture(scope="module")
+def camera_boards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
+    """Board ``cam`` (OpenCV; its camera a 640x480 MJPEG video, devices.toml's ``camera``) and
+    board ``plain`` (no OpenCV), their host keys trusted for the commands the tests run."""
+    from tests.camera import FRAMES, write_video
+    from tests.sshd import CAMERA_PACKAGES, board_python
+
+    os.makedirs("/run/sshd", exist_ok=True)
+    boards = Fleet()
+    boards.add("cam", 0)
+    boards.add("plain", 1)
+    boards.trust_all()
+    video = boards.root / "camera.avi"
+    write_video(video, FRAMES)
+    os.chmod(video, 0o644)
+    devices = boards.devices_toml(
+        tmp_path_factory.mktemp("cameras") / "devices.toml",
+        cam={"python": board_python(CAMERA_PACKAGES), "camera": str(video)},
+    )
+    before = os.environ.get("MLLIB_KNOWN_HOSTS")
+    os.environ["MLLIB_KNOWN_HOSTS"] = str(boards.known_hosts)
+    yield boards, devices
+    boards.stop()
+    if before is None:
+        os.environ.pop("MLLIB_KNOWN_HOSTS")
+    else:
+        os.environ["MLLIB_KNOWN_HOSTS"] = before
+
+
+@pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server (SeaweedFS) on loopback."""
     server = S3Server(tmp_path_factory.mktemp("s3"))

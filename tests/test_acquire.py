@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -25,58 +23,11 @@ from backends.runtimes import load
 from backends.tasks import task_of
 from backends.uncertainty import score_jpeg
 from backends.workspace import Workspace
+from tests.camera import FRAMES, video_frames, write_video
 from tests.conftest import cli
-from tests.sshd import CAMERA_PACKAGES, Fleet, board_python
+from tests.sshd import Fleet
 
-FRAMES = 24
 SIZE = (320, 240)  # what the board is asked for: it resizes and encodes
-
-
-@pytest.fixture(scope="module")
-def boards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, Path]]:
-    """Board ``cam`` (OpenCV; its camera a 640x480 MJPEG video) and board ``plain`` (none)."""
-    os.makedirs("/run/sshd", exist_ok=True)
-    fleet = Fleet()
-    fleet.add("cam", 0)
-    fleet.add("plain", 1)
-    fleet.trust_all()
-    video = fleet.root / "camera.avi"
-    write_video(video, FRAMES)
-    os.chmod(video, 0o644)
-    devices = fleet.devices_toml(
-        tmp_path_factory.mktemp("acquire") / "devices.toml",
-        cam={"python": board_python(CAMERA_PACKAGES), "camera": str(video)},
-    )
-    before = os.environ.get("MLLIB_KNOWN_HOSTS")
-    os.environ["MLLIB_KNOWN_HOSTS"] = str(fleet.known_hosts)  # the commands these tests run
-    yield fleet, devices
-    fleet.stop()
-    if before is None:
-        os.environ.pop("MLLIB_KNOWN_HOSTS")
-    else:
-        os.environ["MLLIB_KNOWN_HOSTS"] = before
-
-
-def write_video(path: Path, frames: int) -> None:
-    """Frames a camera might see: a textured scene with shapes that move and change."""
-    rng = np.random.default_rng(7)
-    texture = rng.integers(0, 60, (480, 640, 3), dtype=np.uint8)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
-    for i in range(frames):
-        image = texture.copy()
-        cv2.rectangle(image, (40 + 12 * i, 60), (200 + 12 * i, 300), (30, 200, 90), -1)
-        cv2.circle(image, (500 - 9 * i, 250 + 3 * i), 40 + 2 * i, (220, 40, 40), -1)
-        image[:: 3 + i % 4] //= 2
-        writer.write(image)
-    writer.release()
-
-
-def video_frames(path: Path) -> list[np.ndarray]:
-    """The video as this machine decodes it (the board's OpenCV is the same build)."""
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while (got := capture.read())[0]:
-        frames.append(got[1])
-    return frames
 
 
 def board_jpeg(bgr: np.ndarray) -> bytes:
@@ -95,9 +46,9 @@ def stored(root: Path, record: DatasetRecord) -> list[bytes]:
 
 
 def test_frames_arrive_byte_identical_with_their_metadata(
-    boards: tuple[Fleet, Path], tmp_path: Path
+    camera_boards: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
-    fleet, devices = boards
+    fleet, devices = camera_boards
     root = tmp_path / "ws"
     started = time.time()
     size = "x".join(map(str, SIZE))
@@ -145,9 +96,9 @@ def test_frames_arrive_byte_identical_with_their_metadata(
 
 
 def test_a_board_without_opencv_is_one_line_naming_what_to_install(
-    boards: tuple[Fleet, Path], tmp_path: Path
+    camera_boards: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
-    _, devices = boards
+    _, devices = camera_boards
     args = ["--devices", str(devices), "-w", str(tmp_path)]
     result = cli("acquire", "plain", "--camera", "0", *args)
     assert result.returncode == 2
@@ -195,9 +146,9 @@ def _check_partial(root: Path, at_least: int) -> DatasetRecord:
 
 
 def test_a_capture_killed_midway_keeps_the_frames_that_arrived(
-    boards: tuple[Fleet, Path], tmp_path: Path
+    camera_boards: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
-    fleet, devices = boards
+    fleet, devices = camera_boards
     root = tmp_path / "ws"
     process = _start(devices, root)
     _after_frames(process, 3)
@@ -210,9 +161,9 @@ def test_a_capture_killed_midway_keeps_the_frames_that_arrived(
 
 
 def test_ctrl_c_stops_the_capture_and_keeps_a_partial_version(
-    boards: tuple[Fleet, Path], tmp_path: Path
+    camera_boards: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
-    _, devices = boards
+    _, devices = camera_boards
     root = tmp_path / "ws"
     process = _start(devices, root)
     _after_frames(process, 3)
@@ -225,9 +176,9 @@ def test_ctrl_c_stops_the_capture_and_keeps_a_partial_version(
 
 
 def test_keep_uncertain_keeps_the_frames_a_local_run_ranks_highest(
-    boards: tuple[Fleet, Path], trained_ws: Path, tmp_path: Path
+    camera_boards: tuple[Fleet, Path], trained_ws: Path, tmp_path: Path
 ) -> None:
-    fleet, devices = boards
+    fleet, devices = camera_boards
     root = tmp_path / "ws"
     subprocess.run(["cp", "-a", str(trained_ws), str(root)], check=True)
     ws = Workspace.open(root)
@@ -251,14 +202,14 @@ def test_keep_uncertain_keeps_the_frames_a_local_run_ranks_highest(
 
 
 async def test_the_board_screen_captures_with_live_thumbnails(
-    boards: tuple[Fleet, Path], tmp_path: Path
+    camera_boards: tuple[Fleet, Path], tmp_path: Path
 ) -> None:
     from mllib_tui.app import MllibApp
     from mllib_tui.messages import JobEnded
     from mllib_tui.screens.board import BoardScreen
     from mllib_tui.widgets.image import ImageView
 
-    _, devices = boards
+    _, devices = camera_boards
     root = tmp_path / "ws"
     app = MllibApp(root, devices=devices)
     ended: list[JobEnded] = []

@@ -35,6 +35,18 @@ SAMPLES = [
         path="frames/aa/" + "a" * 64 + ".jpg",
         board="rpi4",
     ),
+    ev.Prediction(
+        stage="serve",
+        index=7,
+        mask_width=160,
+        mask_height=120,
+        jpeg_size=0,
+        size=19200,
+        inference_ms=3.5,
+        e2e_ms=9.25,
+        shares=[0.5, 0.25, 0.25],
+        captured=2.0,
+    ),
 ]
 
 

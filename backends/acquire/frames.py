@@ -23,6 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from backends import events as ev
 from backends.catalog import DatasetRecord
 from backends.datasets.shards import MANIFEST
@@ -99,6 +101,29 @@ class CaptureWriter:
             }
         )
         return dataclasses.replace(event, path=relative)
+
+    def add_prelabel(self, mask: np.ndarray) -> None:
+        """The model's class mask for the frame added last (a PNG, content-addressed beside
+        the frames): a starting point for the person who labels it."""
+        import cv2
+
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(mask))
+        if not ok:
+            raise StageFailed(f"a mask of shape {mask.shape} cannot be encoded as PNG")
+        data = png.tobytes()
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.ws.root / "frames" / sha[:2] / f"{sha}.png"
+        if not _holds(path, sha):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.ws.temporary(f"prelabel-{sha[:16]}")
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._written.append(path)
+        height, width = mask.shape
+        self.frames[-1]["prelabel"] = {"sha256": sha, "width": width, "height": height}
 
     def finish(self, *, partial: bool, reason: str, job_id: int | None) -> DatasetRecord:
         """The frames so far as version ``name@VERSION`` (the hash of their hashes, in order)."""

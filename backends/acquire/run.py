@@ -115,7 +115,7 @@ async def acquire(
         if artifact is not None:
             model = await session.upload(ws.verify(artifact), artifact.sha256)
             request |= {"model": model, "runtime": runtime, "threads": settings.threads}
-        await session.run_agent(request, on_event, stopping, on_frame=on_frame)
+        await session.run_agent(request, on_event, stopping, on_payload=on_frame)
 
     with ws.job(STAGE, uuid.uuid4().hex, asdict(settings)) as job_id:
         try:

@@ -9,6 +9,7 @@
     {"command": "engine", "onnx": ..., "out": ..., "precision": ..., ...}   (TensorRT)
     {"command": "monitor", "interval": S, "seconds": N}   (streams until stopped)
     {"command": "capture", "camera": ..., "frames": N, ...}   (camera frames: agent/capture.py)
+    {"command": "serve", "camera": ..., "model": ..., ...}   (live inference: agent/serve.py)
 
 Exit status: 0 ok, 2 bad input (named in an Error event), 3 failure, 128+N on signal N.
 """
@@ -73,7 +74,7 @@ def _probe(request: Request) -> int:
 
 
 def _run(request: Request) -> int:
-    from backends.agent import capture, engine, files, measure
+    from backends.agent import capture, engine, files, measure, serve
     from backends.errors import BadInput
 
     commands = {
@@ -84,6 +85,7 @@ def _run(request: Request) -> int:
         "engine": engine.engine,
         "monitor": measure.monitor,
         "capture": capture.capture,
+        "serve": serve.serve,
     }
     if request.command not in commands:
         raise BadInput(f"unknown command {request.command!r} (this agent: {', '.join(commands)})")

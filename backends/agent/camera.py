@@ -42,20 +42,24 @@ class Camera(Protocol):
 
     def read(self) -> Shot | None: ...
 
+    def grab(self) -> tuple[Any, float] | None:
+        """The next frame's pixels (BGR, at ``size`` when given) and when it was taken."""
+
     def close(self) -> None: ...
 
 
-def open_camera(spec: str, size: Size | None, quality: int) -> Camera:
+def open_camera(spec: str, size: Size | None, quality: int, *, pixels: bool = False) -> Camera:
     """The camera ``spec`` names, giving frames of ``size`` (None: the camera's own) encoded at
-    JPEG ``quality``."""
+    JPEG ``quality``; ``pixels`` when the caller takes pixels (``grab``), so the camera's own
+    JPEG is decoded, not passed through."""
     csi = re.fullmatch(r"csi(?://(\d+))?", spec)
     if csi:
         return _csi(int(csi.group(1) or 0), size, quality)
-    return OpenCvCamera(spec, size, quality)
+    return OpenCvCamera(spec, size, quality, pixels)
 
 
 class OpenCvCamera:
-    def __init__(self, spec: str, size: Size | None, quality: int) -> None:
+    def __init__(self, spec: str, size: Size | None, quality: int, pixels: bool) -> None:
         try:
             import cv2
         except ModuleNotFoundError:
@@ -81,7 +85,7 @@ class OpenCvCamera:
             if size is not None:
                 capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
                 capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
-        self._raw = self._passthrough()
+        self._raw = not pixels and self._passthrough()
 
     def _passthrough(self) -> bool:
         """Ask for the camera's own JPEG bytes when it sends MJPEG and no resize is needed."""
@@ -117,21 +121,39 @@ class OpenCvCamera:
                 return None
         return encode_shot(frame, self._size, self._quality, captured)
 
+    def grab(self) -> tuple[Any, float] | None:
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            return None
+        return resized(frame, self._size), time.time()
+
     def close(self) -> None:
         self._capture.release()
 
 
-def encode_shot(bgr: Any, size: Size | None, quality: int, captured: float) -> Shot:
-    """A BGR frame resized to ``size`` (when given) and encoded as JPEG on this machine."""
+def resized(bgr: Any, size: Size | None) -> Any:
+    """``bgr`` at ``size`` (width, height): area when shrinking, linear when growing."""
     import cv2
 
-    if size is not None and (bgr.shape[1], bgr.shape[0]) != tuple(size):
-        shrink = size[0] * size[1] < bgr.shape[0] * bgr.shape[1]
-        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if size is None or (bgr.shape[1], bgr.shape[0]) == tuple(size):
+        return bgr
+    shrink = size[0] * size[1] < bgr.shape[0] * bgr.shape[1]
+    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def encode_jpeg(bgr: Any, quality: int) -> bytes:
+    import cv2
+
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise BadInput("the frame could not be encoded as JPEG")
-    return Shot(data.tobytes(), int(bgr.shape[1]), int(bgr.shape[0]), captured)
+    return data.tobytes()
+
+
+def encode_shot(bgr: Any, size: Size | None, quality: int, captured: float) -> Shot:
+    """A BGR frame resized to ``size`` (when given) and encoded as JPEG on this machine."""
+    bgr = resized(bgr, size)
+    return Shot(encode_jpeg(bgr, quality), int(bgr.shape[1]), int(bgr.shape[0]), captured)
 
 
 def _is_file(spec: str) -> bool:
@@ -160,6 +182,10 @@ class _Frames:
         if bgr is None:
             return None
         return encode_shot(bgr, self._size, self._quality, time.time())
+
+    def grab(self) -> tuple[Any, float] | None:
+        bgr = next(self._frames, None)
+        return None if bgr is None else (resized(bgr, self._size), time.time())
 
     def close(self) -> None:
         self._close()

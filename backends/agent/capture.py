@@ -21,7 +21,7 @@ from pathlib import Path
 
 from backends import events as ev
 from backends.agent.camera import Shot, open_camera
-from backends.agent.request import Request, emit, emit_frame
+from backends.agent.request import Request, emit, emit_payload
 from backends.errors import BadInput
 
 STAGE = "acquire"
@@ -111,7 +111,7 @@ def capture(request: Request) -> int:
 
 
 def _send(index: int, shot: Shot, score: float | None) -> None:
-    emit_frame(
+    emit_payload(
         ev.Frame(
             stage=STAGE,
             index=index,

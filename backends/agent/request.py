@@ -28,11 +28,11 @@ def emit(event: ev.Event) -> None:
     sys.stdout.flush()
 
 
-def emit_frame(event: ev.Frame, jpeg: bytes) -> None:
-    """A frame's event line, then its ``event.size`` bytes of JPEG, raw (a third less to send
-    than base64 in the line; the workstation reads exactly that many bytes after the line)."""
+def emit_payload(event: ev.Event, data: bytes) -> None:
+    """An event's line, then its ``size`` bytes of payload, raw (a frame's JPEG, a served mask:
+    a third less to send than base64 in the line; the workstation reads exactly that many)."""
     sys.stdout.flush()  # whatever text went before, then the line and the bytes in one write
-    sys.stdout.buffer.write(ev.encode(event).encode() + b"\n" + jpeg)
+    sys.stdout.buffer.write(ev.encode(event).encode() + b"\n" + data)
     sys.stdout.buffer.flush()
 
 

@@ -36,7 +36,7 @@ from backends.errors import BadInput, StageFailed
 from backends.names import check_name, check_relative
 
 Signer = Callable[[], Awaitable[str]]  # makes a fresh presigned URL
-FrameHandler = Callable[[ev.Frame, bytes], None]
+PayloadHandler = Callable[[Any, bytes], None]  # (a Frame or Prediction event, its payload)
 MAX_FRAME = 64 << 20  # bytes: a larger JPEG from a board is refused, not allocated
 
 
@@ -76,15 +76,16 @@ class BoardSession:
         request: dict[str, Any],
         on_event: Callable[[ev.Event], None],
         until: asyncio.Event | None = None,
-        on_frame: FrameHandler | None = None,
+        on_payload: PayloadHandler | None = None,
     ) -> None:
         """Send the agent one request (JSON on its stdin: never a command line to rebuild, and
-        nothing in it shows in ``ps``); its events go to ``on_event``, and camera frames (an
-        event line, then the JPEG's bytes) to ``on_frame``; failures are one line. A long
+        nothing in it shows in ``ps``); its events go to ``on_event``, and those followed by a
+        binary payload (camera frames, served predictions) to ``on_payload`` with their bytes;
+        failures are one line. A long
         command runs ``until`` the event is set (then stdin closes and it stops)."""
         agent = await self.agent()
         errors: list[str] = []
-        frames: list[ev.Frame] = []  # the frame whose bytes come next
+        pending: list[Any] = []  # the event whose payload comes next
 
         def on_line(line: str) -> int | None:
             try:
@@ -92,29 +93,29 @@ class BoardSession:
             except (ValueError, TypeError):
                 return None  # a stray print from a runtime library
             event = dataclasses.replace(event, board=self.board.name)
-            if isinstance(event, ev.Frame):
+            if isinstance(event, ev.PAYLOADS):
                 if not isinstance(event.size, int) or not 0 < event.size <= MAX_FRAME:
                     raise StageFailed(
                         f"board {self.board.name}: a frame of {event.size!r} bytes is not a "
                         f"camera frame (at most {MAX_FRAME >> 20} MiB)"
                     )
-                frames[:] = [event]
+                pending[:] = [event]
                 return event.size
             if isinstance(event, ev.Error):
                 errors.append(event.message)
             on_event(event)
             return None
 
-        def on_payload(data: bytes) -> None:
-            if on_frame is not None:
-                on_frame(frames.pop(), data)
+        def payload(data: bytes) -> None:
+            if on_payload is not None:
+                on_payload(pending.pop(), data)
 
         status, stderr = await self.transport.run(
             [self.board.python, agent],
             on_line,
             stdin=json.dumps(request) + "\n",
             until=until,
-            on_payload=on_payload,
+            on_payload=payload,
         )
         if status == 0:
             return

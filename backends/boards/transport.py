@@ -56,6 +56,11 @@ class Transport(Protocol):
     async def symlink(self, target: str, link: str) -> None: ...
     async def readlink(self, link: str) -> str | None: ...
     async def remove(self, remote: str) -> None: ...
+    async def forward(self, local_port: int, remote_port: int) -> int:
+        """Make the board's loopback ``remote_port`` reachable on this machine's loopback (at
+        ``local_port``; 0 picks one); returns the local port. It closes with the transport."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -130,6 +135,9 @@ class LocalTransport:
             shutil.rmtree(remote)
         elif os.path.lexists(remote):
             os.unlink(remote)
+
+    async def forward(self, local_port: int, remote_port: int) -> int:
+        return remote_port  # the board is this machine: its loopback is ours
 
     async def close(self) -> None:
         return None
@@ -235,6 +243,16 @@ class SshTransport:
             await self._sftp_call(self._sftp.rmtree, remote)
         elif await self._sftp_call(self._sftp.lexists, remote):
             await self._sftp_call(self._sftp.remove, remote)
+
+    async def forward(self, local_port: int, remote_port: int) -> int:
+        """A local listener tunnelled through the SSH connection (``ssh -L``), on loopback."""
+        try:
+            listener = await self._conn.forward_local_port(
+                "127.0.0.1", local_port, "127.0.0.1", remote_port
+            )
+        except OSError as exc:
+            raise BadInput(f"port {local_port} on this machine cannot be opened ({exc})") from None
+        return listener.get_port()
 
     async def close(self) -> None:
         self._sftp.exit()

@@ -33,6 +33,18 @@ def letterbox_image(image: np.ndarray, size: Size) -> np.ndarray:
     return _pad(_resize(image, new), size, 0, offset)
 
 
+def unpad(mask: np.ndarray, shape: Size) -> np.ndarray:
+    """A model's output for a letterboxed image of ``shape`` (height, width), without the
+    padding: the image's own region, at the model's resolution."""
+    new, (top, left) = _fit(shape, mask.shape[:2])
+    return mask[top : top + new[0], left : left + new[1]]
+
+
+def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
+    """Class indices resampled (nearest) to ``size`` (height, width)."""
+    return _resize(mask, size, nearest=True)
+
+
 def augment(
     image: np.ndarray,
     mask: np.ndarray,
