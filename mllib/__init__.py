@@ -31,6 +31,7 @@ from backends.errors import BadInput, GateFailed, MllibError, StageFailed
 from backends.failures import FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline
+from backends.serve.run import Serve
 from backends.train.stage import TrainConfig
 from mllib._progress import MllibWarning
 from mllib._results import confusion, dataframe, table
@@ -56,6 +57,7 @@ __all__ = [
     "MllibError",
     "MllibWarning",
     "Pipeline",
+    "Serve",
     "StageFailed",
     "Synth",
     "TrainConfig",

@@ -23,6 +23,7 @@ from backends.events import Emit
 from backends.failures import FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline, load_pipeline
+from backends.serve.run import Serve
 from backends.storage import target_of
 from backends.train.stage import TrainConfig
 from backends.workspace import Workspace as _Workspace
@@ -110,6 +111,15 @@ class Workspace:
 
         inventory = self._inventory()
         return self._call(lambda emit: asyncio.run(acquire(self._ws, inventory, settings, emit)))
+
+    def serve(self, settings: Serve) -> dict[str, Any]:
+        """A model live on a board's camera (``mllib.Serve(artifact=..., board=...,
+        seconds=...)``) until ``seconds`` pass or the kernel is interrupted; the run's figures
+        (frames/s, p50/p99 latencies, lost results)."""
+        from backends.serve.run import serve
+
+        inventory = self._inventory()
+        return self._call(lambda emit: asyncio.run(serve(self._ws, inventory, settings, emit)))
 
     def train(
         self,

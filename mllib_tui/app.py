@@ -286,6 +286,22 @@ class MllibApp(App[None]):
             BoardScreen(name, self.snapshot.focus_dataset(), self.snapshot.probes.get(name))
         )
 
+    def serve_board(self, board: str) -> None:
+        """The newest conversion this board can run, live on its devices.toml camera."""
+        from backends.serve.run import Serve
+        from mllib_tui.screens.serve import ServeScreen
+
+        snap = self.snapshot
+        runnable = snap.runnable_on(board, snap.converted)
+        if not runnable or self.ws is None:
+            self.notify("No conversion this board can run yet: convert one first (c)")
+            return
+        chosen = runnable[-1]
+        dataset = next((d for d in snap.datasets if d.id == chosen.dataset_id), None)
+        classes = list(dataset.manifest.get("classes", [])) if dataset else []
+        settings = Serve(artifact=chosen.id, board=board)
+        self.push_screen(ServeScreen(self.ws, self.devices, settings, classes))
+
     def acquire_board(self, board: str) -> None:
         """Capture frames from ``board``'s camera (from its screen); x stops it, keeping them."""
         job = f"acquire:{board}"

@@ -14,6 +14,7 @@ from mllib_tui.commands.convert import convert
 from mllib_tui.commands.deploy import deploy
 from mllib_tui.commands.results import artifacts, results
 from mllib_tui.commands.run import run
+from mllib_tui.commands.serve import serve
 from mllib_tui.options import DevicesOption, WorkspaceOption
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(storage.app, name="storage")
 app.add_typer(engines.app, name="engines")
 app.command("run")(run)
 app.command("acquire")(acquire)
+app.command("serve")(serve)
 app.command("convert")(convert)
 app.command("bench")(bench)
 app.command("deploy")(deploy)

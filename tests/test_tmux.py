@@ -108,3 +108,39 @@ def test_a_dataset_image_in_a_real_terminal(tmp_path: Path) -> None:
             time.sleep(0.1)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False)
+
+
+def test_serve_previews_in_a_real_terminal_and_quits(trained_ws: Path, tmp_path: Path) -> None:
+    """`mllib-tui serve` at 80x24 in tmux: the frame with its mask, the figures; q quits and
+    the run's figures are printed."""
+    from backends.workspace import Workspace
+    from tests.camera import write_video
+
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: scripts/install --test installs it")
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws)
+    (model,) = [
+        a for a in Workspace.open(ws).catalog.artifacts("tflite") if a.meta["precision"] == "int8"
+    ]
+    video = tmp_path / "camera.avi"
+    write_video(video, 2000)
+    out = tmp_path / "out.txt"
+    exe = Path(sys.executable).with_name("mllib-tui")
+    command = (
+        f"env -u COLUMNS -u LINES TERM=xterm-256color COLORTERM=truecolor {exe} serve "
+        f"{model.id} local --camera {video} -w {ws}; echo exit=$? > {out}; sleep 30"
+    )
+    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24", command)
+    try:
+        shown = wait_for("frames/s", 60)
+        assert "\u2580" in shown and "inference p50" in shown
+        tmux("send-keys", "-t", SESSION, "q")
+        deadline = time.monotonic() + 30
+        while not out.exists():
+            assert time.monotonic() < deadline, f"serve did not quit:\n{screen()}"
+            time.sleep(0.2)
+        assert out.read_text().strip() == "exit=0"
+        assert "frames in" in screen() and "frames/s" in screen()  # the summary line
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False)

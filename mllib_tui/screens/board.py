@@ -52,6 +52,13 @@ class BoardScreen(Screen[None]):
             id="board-acquire",
             tooltip="Capture frames from the board's camera (devices.toml camera) into a dataset",
         ),
+        Binding(
+            "s",
+            "serve",
+            "Serve",
+            id="board-serve",
+            tooltip="Run the newest conversion live on the board's camera",
+        ),
         Binding("escape", "app.pop_screen", "Back", id="board-back"),
     ]
 
@@ -221,6 +228,9 @@ class BoardScreen(Screen[None]):
         live = self.query_one("#live", ImageView)
         live.border_title = f"camera: frame {index}"
         live.show(image)
+
+    def action_serve(self) -> None:
+        self.app.serve_board(self.board)  # type: ignore[attr-defined]
 
     def action_acquire(self) -> None:
         self.app.acquire_board(self.board)  # type: ignore[attr-defined]

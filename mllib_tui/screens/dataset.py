@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 from backends.catalog import DatasetRecord
 from backends.datasets.browse import Browser, View
 from backends.errors import MllibError
-from backends.overlays import PALETTE
+from backends.palette import PALETTE
 from backends.workspace import Workspace
 from mllib_tui.widgets.image import ImageView
 

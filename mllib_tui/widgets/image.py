@@ -51,11 +51,31 @@ class ImageView(Widget):
             self._built_for = (width, height)
         return self._lines[y] if y < len(self._lines) else Strip.blank(width)
 
+    def show_drawn(
+        self, image: np.ndarray, mask: np.ndarray | None, lines: list[Strip], size: tuple[int, int]
+    ) -> None:
+        """``image`` as ``draw`` made it for ``size`` in a worker thread: the event loop only
+        swaps the rows in (a live feed's frames cost it nothing to build)."""
+        self._image, self._mask = image, mask
+        self._lines, self._built_for = lines, size
+        self.refresh()
+
     def rows(self, width: int, height: int) -> list[Strip]:
         """The image fitted into ``width`` x ``height`` cells, centred, one strip per row."""
-        if self._image is None or width < 1 or height < 1:
+        return self.draw(self._image, self._mask, self._ignore, width, height)
+
+    def draw(
+        self,
+        image: np.ndarray | None,
+        mask: np.ndarray | None,
+        ignore: int,
+        width: int,
+        height: int,
+    ) -> list[Strip]:
+        """The rows of ``image`` (and ``mask``) in ``width`` x ``height`` cells; any thread."""
+        if image is None or width < 1 or height < 1:
             return []
-        pixels = fit(self._image, self._mask, self._ignore, width, height * 2)
+        pixels = fit(image, mask, ignore, width, height * 2)
         h, w = pixels.shape[:2]
         left = (width - w) // 2
         top = (height - h // 2) // 2
@@ -92,7 +112,7 @@ def fit(
     keeping its aspect; an even number of rows (two per cell)."""
     import cv2
 
-    from backends.overlays import overlay
+    from backends.palette import overlay
 
     h, w = image.shape[:2]
     scale = min(width / w, height / h)
