@@ -182,7 +182,9 @@ def test_keep_uncertain_keeps_the_frames_a_local_run_ranks_highest(
     root = tmp_path / "ws"
     subprocess.run(["cp", "-a", str(trained_ws), str(root)], check=True)
     ws = Workspace.open(root)
-    (model,) = [a for a in ws.catalog.artifacts("tflite") if a.meta["precision"] == "fp32"]
+    model = next(
+        a for a in ws.catalog.artifacts("tflite") if a.meta["precision"] == "fp32"
+    )  # the pipeline's own (others import more)
     result = cli(
         "acquire", "cam", "--keep", "uncertain", "--model", str(model.id), "--frames", "4",
         "--candidates", "16", "--size", "x".join(map(str, SIZE)), "--interval", "0",

@@ -34,7 +34,9 @@ def served(trained_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     root = tmp_path_factory.mktemp("serve") / "ws"
     shutil.copytree(trained_ws, root)
     ws = Workspace.open(root)
-    (model,) = [a for a in ws.catalog.artifacts("tflite") if a.meta["precision"] == "fp32"]
+    model = next(
+        a for a in ws.catalog.artifacts("tflite") if a.meta["precision"] == "fp32"
+    )  # the pipeline's own (others import more)
     return root, model.id
 
 

@@ -120,9 +120,8 @@ def test_serve_previews_in_a_real_terminal_and_quits(trained_ws: Path, tmp_path:
         pytest.fail("tmux is missing: scripts/install --test installs it")
     ws = tmp_path / "ws"
     shutil.copytree(trained_ws, ws)
-    (model,) = [
-        a for a in Workspace.open(ws).catalog.artifacts("tflite") if a.meta["precision"] == "int8"
-    ]
+    tflite = Workspace.open(ws).catalog.artifacts("tflite")
+    model = next(a for a in tflite if a.meta["precision"] == "int8")  # the pipeline's own
     video = tmp_path / "camera.avi"
     write_video(video, 2000)
     out = tmp_path / "out.txt"
