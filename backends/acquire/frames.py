@@ -78,17 +78,7 @@ class CaptureWriter:
             ):
                 raise StageFailed(f"{where}: field {field!r} is {value!r}")
         relative = frame_relative(event.sha256)  # the hash was checked above: a safe name
-        path = self.ws.root / relative
-        if not _holds(path, event.sha256):  # new, or damaged since: written (again)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.ws.temporary(f"frame-{event.sha256[:16]}")
-            try:
-                with open(tmp, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-        self._written.append(path)
+        self._store(self.ws.root / relative, event.sha256, data)
         self.frames.append(
             {
                 "index": event.index,
@@ -112,18 +102,22 @@ class CaptureWriter:
             raise StageFailed(f"a mask of shape {mask.shape} cannot be encoded as PNG")
         data = png.tobytes()
         sha = hashlib.sha256(data).hexdigest()
-        path = self.ws.root / "frames" / sha[:2] / f"{sha}.png"
-        if not _holds(path, sha):
+        self._store(self.ws.root / "frames" / sha[:2] / f"{sha}.png", sha, data)
+        height, width = mask.shape
+        self.frames[-1]["prelabel"] = {"sha256": sha, "width": width, "height": height}
+
+    def _store(self, path: Path, sha256: str, data: bytes) -> None:
+        """``data`` at its content-addressed ``path``, whole or not at all; kept when already
+        there intact (a torn or damaged file is written again); flushed by ``finish``."""
+        if not _holds(path, sha256):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.ws.temporary(f"prelabel-{sha[:16]}")
+            tmp = self.ws.temporary(f"frame-{sha256[:16]}")
             try:
                 tmp.write_bytes(data)
                 os.replace(tmp, path)
             finally:
                 tmp.unlink(missing_ok=True)
         self._written.append(path)
-        height, width = mask.shape
-        self.frames[-1]["prelabel"] = {"sha256": sha, "width": width, "height": height}
 
     def finish(self, *, partial: bool, reason: str, job_id: int | None) -> DatasetRecord:
         """The frames so far as version ``name@VERSION`` (the hash of their hashes, in order)."""
