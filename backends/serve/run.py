@@ -34,6 +34,7 @@ from backends.formats import Format
 from backends.workspace import Workspace
 
 STAGE = "serve"
+FIGURES_EVERY = 0.1  # seconds between the viewer's figures
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ async def serve(
     stopping = until or asyncio.Event()
     summary: dict[str, Any] = {}
     frame: list[np.ndarray | None] = [None]
+    figures: list[Any] = [{}, -FIGURES_EVERY]  # the viewer's figures, and when they were made
     facts = {"board": board.name, "camera": camera, "model": artifact.id, "runtime": runtime}
     writer = None
     if settings.record:
@@ -170,8 +172,10 @@ async def serve(
             if writer is not None:
                 _record(writer, event, jpeg, mask, frame[0].shape[:2])
         if on_live is not None:
-            figures = {**stats.summary(time.monotonic()), "fps_now": stats.fps}
-            on_live(Live(event.index, mask, frame[0], list(event.shares), figures))
+            now = time.monotonic()
+            if now - figures[1] >= FIGURES_EVERY:  # percentiles over the run: not per frame
+                figures[:] = [{**stats.summary(now), "fps_now": stats.fps}, now]
+            on_live(Live(event.index, mask, frame[0], list(event.shares), figures[0]))
 
     async def work(session: BoardSession) -> None:
         slot = default_slot(artifact)

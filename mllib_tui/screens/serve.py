@@ -8,6 +8,7 @@ process ends with the connection's command."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from rich.text import Text
@@ -28,6 +29,8 @@ REDRAW = 1 / 25  # seconds between redraws at most
 class ServeScreen(Screen[None]):
     DEFAULT_CSS = """
     ServeScreen #side { width: 34; padding: 0 1; }
+    ServeScreen #figures { height: 6; }
+    ServeScreen #legend { height: 1fr; }
     """
     BINDINGS = [
         Binding("escape,q", "stop", "Stop", id="serve-stop"),
@@ -46,6 +49,8 @@ class ServeScreen(Screen[None]):
         self.closing = False  # stop asked for: close once the board's loop has ended
         self.gone = False  # unmounted: nothing left to update
         self._stop: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._built = 0.0  # when the image's cells were last built
+        self._cells: Any = None  # the frame, mask, rows and size shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,14 +91,18 @@ class ServeScreen(Screen[None]):
             self.outcome = outcome
 
     def _live(self, live: Any) -> None:
-        """In the worker thread: the frame's cells built here, then one assignment the timer
-        picks up (a newer result replaces one not drawn yet)."""
+        """In the worker thread: the frame's cells built here, at most once per redraw (a
+        board sends more frames than the terminal shows), then one assignment the timer picks
+        up (a newer result replaces one not drawn yet)."""
+        now = time.monotonic()
+        if live.frame is None or now - self._built < REDRAW:
+            self.latest = live, self.latest[1] if self.latest else None  # the image waits
+            return
         view = self.image  # found on mount: no DOM query from this thread
         size = (view.size.width, view.size.height)
-        cells = None
-        if live.frame is not None:
-            cells = view.draw(live.frame, live.mask if self.overlay else None, 255, *size), size
-        self.latest = live, cells
+        mask = live.mask if self.overlay else None
+        self._built = now
+        self.latest = live, (live.frame, mask, view.draw(live.frame, mask, 255, *size), size)
 
     def redraw(self) -> None:
         if self.latest is None or self.latest[0].index == self.shown:
@@ -101,9 +110,9 @@ class ServeScreen(Screen[None]):
         live, cells = self.latest
         self.shown = live.index
         self.drawn += 1
-        if live.frame is not None and cells is not None:
-            mask = live.mask if self.overlay else None
-            self.image.show_drawn(live.frame, mask, *cells)
+        if cells is not None and cells is not self._cells:
+            self._cells = cells
+            self.image.show_drawn(*cells)
         figures = live.figures
         self.query_one("#figures", Static).update(
             Text(
@@ -112,13 +121,14 @@ class ServeScreen(Screen[None]):
                 f"p99 {_ms(figures['inference_p99_ms'])}\n"
                 f"end to end p50 {_ms(figures['e2e_p50_ms'])}  p99 {_ms(figures['e2e_p99_ms'])}\n"
                 f"lost {figures['lost']}"
-            )
+            ),
+            layout=False,  # fixed sizes: a new frame's text needs no layout pass
         )
         names = self.class_names or [str(i) for i in range(len(live.shares))]
         legend = Text("\nClass        share\n", style="bold")
         for name, share in zip(names, live.shares, strict=False):  # the board names the count
             legend.append(f"{name[:11]:<11} {share:6.1%}\n")
-        self.query_one("#legend", Static).update(legend)
+        self.query_one("#legend", Static).update(legend, layout=False)
 
     def finished(self, outcome: dict[str, Any] | str) -> None:
         self.outcome = outcome

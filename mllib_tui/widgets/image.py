@@ -17,6 +17,7 @@ import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -50,6 +51,12 @@ class ImageView(Widget):
             self._lines = self.rows(width, height)
             self._built_for = (width, height)
         return self._lines[y] if y < len(self._lines) else Strip.blank(width)
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """The app's filters but the ANSI-to-truecolor one: every cell is a 24-bit colour
+        already, and that filter's per-style cache (1,024) is smaller than a frame's colours, so
+        it would cost the event loop about 7 ms a frame for nothing."""
+        return [f for f in super().get_line_filters() if not isinstance(f, ANSIToTruecolor)]
 
     def show_drawn(
         self, image: np.ndarray, mask: np.ndarray | None, lines: list[Strip], size: tuple[int, int]
