@@ -43,7 +43,6 @@ async def bench_on_boards(
     root = ws.path(dataset.path)
     split = {**dataset.manifest, "shards": dataset.manifest["splits"]["val"]["shards"]}
     done = {(r.board, r.runtime) for r in kept if r.ok}
-    engine = artifact.kind == "tensorrt"
     finished: dict[str, list[BenchmarkRow]] = {board.name: [] for board in boards}
 
     async def work(session: BoardSession) -> None:
@@ -52,8 +51,7 @@ async def bench_on_boards(
             if (session.board.name, runtime) in done:
                 continue
             try:
-                if engine:
-                    await check_engine(session, artifact)
+                await check_engine(session, artifact)
                 options = runtime_options(runtime, step, artifact)
                 data = await session.bench(
                     local, artifact.sha256, runtime, root, split, step, emit, options

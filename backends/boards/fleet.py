@@ -19,6 +19,7 @@ from backends.boards.session import BoardSession, Signer
 from backends.boards.transport import open_transport
 from backends.catalog import ArtifactRecord
 from backends.errors import BadInput
+from backends.tensorrt.boards import check_engine
 from backends.workspace import Workspace
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ async def deploy(
             now = await session.rollback(slot)
             return {"action": "rolled back", "sha256": now, "seconds": time.monotonic() - start}
         assert local is not None
+        await check_engine(session, artifact)  # an engine another board cannot load: not sent
         progress = ev.ProgressReporter(
             emit, "deploy", artifact.size, "bytes", board=session.board.name
         )

@@ -31,6 +31,7 @@ from backends.boards.session import BoardSession
 from backends.config import Bounded, bounded
 from backends.errors import BadInput, GateFailed, StageFailed
 from backends.formats import Format
+from backends.tensorrt.boards import check_engine
 from backends.workspace import Workspace
 
 STAGE = "serve"
@@ -179,6 +180,7 @@ async def serve(
 
     async def work(session: BoardSession) -> None:
         slot = default_slot(artifact)
+        await check_engine(session, artifact)  # before the slot's model is replaced
         await session.deploy(local, artifact.sha256, slot)
         request: dict[str, Any] = {
             "command": "serve",

@@ -94,10 +94,13 @@ def fingerprint_of(engine: ArtifactRecord) -> Fingerprint:
     return Fingerprint.from_dict(engine.meta["fingerprint"])
 
 
-async def check_engine(session: BoardSession, engine: ArtifactRecord) -> None:
-    """Refuse, before anything is uploaded, an engine that was built for another board."""
+async def check_engine(session: BoardSession, artifact: ArtifactRecord) -> None:
+    """Refuse, before anything is uploaded, a TensorRT engine that was built for another board
+    (any other format passes)."""
+    if artifact.kind != "tensorrt":
+        return
     identity = board_identity(await session.probe(), session.board.name)
-    check(fingerprint_of(engine), identity, f"board {session.board.name}")
+    check(fingerprint_of(artifact), identity, f"board {session.board.name}")
 
 
 def calibration_shard(ws: Workspace, dataset: DatasetRecord, step: EngineStep) -> ArtifactRecord:
