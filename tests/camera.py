@@ -4,7 +4,9 @@ OpenCV is the same build, so frames decode to the same pixels there)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,3 +34,18 @@ def video_frames(path: Path) -> list[np.ndarray]:
     while (got := capture.read())[0]:
         frames.append(got[1])
     return frames
+
+
+def watch(root: Path, devices: Path, settings: Any) -> tuple[dict, list[Any]]:
+    """Serve ``settings`` (a ``Serve``) from workspace ``root``: the run's figures and every
+    ``Live`` the viewer was handed."""
+    from backends.boards.inventory import load_inventory
+    from backends.serve.run import serve
+    from backends.workspace import Workspace
+
+    ws = Workspace.open(root)
+    seen: list[Any] = []
+    figures = asyncio.run(
+        serve(ws, load_inventory(devices, ws.root), settings, lambda _e: None, seen.append)
+    )
+    return figures, seen

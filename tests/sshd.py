@@ -180,6 +180,14 @@ LogLevel ERROR
         path.write_text("\n".join(lines))
         return path
 
+    def python_with(self, name: str, env: str, python: str | None = None) -> str:
+        """A board interpreter: ``python`` (default: the fleet's) started after the shell line
+        ``env`` (an ``export``: what a board's environment would add)."""
+        path = self.root / f"python-{name}"
+        path.write_text(f'#!/bin/sh\n{env}\nexec {python or self.python} "$@"\n')
+        path.chmod(0o755)
+        return str(path)
+
     def stop(self) -> None:
         for board in self.boards.values():
             board.kill()

@@ -19,9 +19,9 @@ import pytest
 from backends.workspace import Workspace
 from tests.conftest import cli, result_rows
 from tests.sshd import Fleet
+from tests.standins import install
 
 pytestmark = pytest.mark.slow
-STANDINS = Path(__file__).parent / "standins"
 SUMMARY = Path(__file__).parent / "data" / "tool-output" / "trtexec-8-jetson-summary.log"
 FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
 
@@ -35,34 +35,14 @@ def fleet():
     for index, name in enumerate(("jetson", "jetson8", "trtexec", "pi")):
         boards.add(name, index)
     boards.trust_all()
-    standins = boards.root / "standins"
-    shutil.copytree(STANDINS, standins)
+    standins = install(boards.root)
     shutil.copy(SUMMARY, standins / "bin" / "trtexec-summary.log")
-    (standins / "lib").mkdir()
-    subprocess.run(
-        [
-            "gcc",
-            "-shared",
-            "-fPIC",
-            "-o",
-            str(standins / "lib" / "libcuda.so.1"),
-            str(standins / "libcuda.c"),
-        ],
-        check=True,
-    )
-    subprocess.run(["chmod", "-R", "a+rX", str(standins)], check=True)
-
-    def wrapper(name: str, env: str) -> str:
-        path = boards.root / f"python-{name}"
-        path.write_text(f'#!/bin/sh\n{env}\nexec {boards.python} "$@"\n')
-        path.chmod(0o755)
-        return str(path)
-
     gpu = f"export LD_LIBRARY_PATH={standins}/lib STANDIN_GPU=Orin STANDIN_CC=8.7"
+    trt = f"{gpu} PYTHONPATH={standins} STANDIN_TENSORRT="
     boards.pythons = {
-        "jetson": wrapper("jetson", f"{gpu} PYTHONPATH={standins} STANDIN_TENSORRT=10.3.0"),
-        "jetson8": wrapper("jetson8", f"{gpu} PYTHONPATH={standins} STANDIN_TENSORRT=8.6.1"),
-        "trtexec": wrapper("trtexec", f"{gpu} PATH={standins}/bin:$PATH"),
+        "jetson": boards.python_with("jetson", f"{trt}10.3.0"),
+        "jetson8": boards.python_with("jetson8", f"{trt}8.6.1"),
+        "trtexec": boards.python_with("trtexec", f"{gpu} PATH={standins}/bin:$PATH"),
     }
     yield boards
     boards.stop()

@@ -21,9 +21,9 @@ from backends.boards.inventory import load_inventory
 from backends.errors import GateFailed
 from backends.live import predict, resample
 from backends.runtimes import load
-from backends.serve.run import Live, Serve, serve
+from backends.serve.run import Serve, serve
 from backends.workspace import Workspace
-from tests.camera import FRAMES, video_frames
+from tests.camera import FRAMES, video_frames, watch
 from tests.conftest import cli
 from tests.sshd import Fleet
 
@@ -40,22 +40,13 @@ def served(trained_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return root, model.id
 
 
-def _serve(root: Path, devices: Path, settings: Serve, **kw: object) -> tuple[dict, list[Live]]:
-    ws = Workspace.open(root)
-    seen: list[Live] = []
-    figures = asyncio.run(
-        serve(ws, load_inventory(devices, ws.root), settings, lambda _e: None, seen.append, **kw)
-    )
-    return figures, seen
-
-
 def test_each_mask_is_what_a_local_run_of_the_same_model_makes(
     camera_boards: tuple[Fleet, Path], served: tuple[Path, int]
 ) -> None:
     fleet, devices = camera_boards
     root, model = served
     settings = Serve(artifact=model, board="cam", every=4, record="served")
-    figures, seen = _serve(root, devices, settings)
+    figures, seen = watch(root, devices, settings)
     assert figures["frames"] == FRAMES and figures["lost"] == 0  # the video, every frame
     assert figures["fps"] > 0 and figures["inference_p50_ms"] > 0
     assert figures["e2e_p99_ms"] >= figures["e2e_p50_ms"] >= figures["inference_p50_ms"]
@@ -176,7 +167,7 @@ def test_headless_soak_prints_the_run_and_gates_on_fps(
     assert "gate failed: serve on cam:" in slow.stderr
     assert "frames/s is below --min-fps 100000" in slow.stderr
     with pytest.raises(GateFailed):
-        _serve(root, devices, Serve(artifact=model, board="cam", min_fps=100000, mask_width=16))
+        watch(root, devices, Serve(artifact=model, board="cam", min_fps=100000, mask_width=16))
 
 
 @pytest.fixture
