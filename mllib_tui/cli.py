@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from rich.markup import escape
 
 from mllib_tui.commands import boards, datasets, engines, storage
 from mllib_tui.commands.acquire import acquire
@@ -64,5 +67,29 @@ def main_callback(
         MllibApp(workspace, devices, pipeline).run()
 
 
+def command() -> Any:
+    """The click command tree of ``app``, its help written as prose for Rich: each paragraph's
+    line breaks joined (Typer keeps them after the first paragraph, which breaks lines
+    mid-sentence at any width) and brackets escaped (Rich would take ``[gates]`` or
+    ``NAME[@VERSION]`` for markup and print nothing)."""
+    root = typer.main.get_command(app)
+    stack = [root]
+    while stack:  # click commands (Typer's own copy of click): groups have commands
+        node = stack.pop()
+        node.help = _prose(node.help)
+        for param in node.params:
+            if getattr(param, "help", None):
+                param.help = _prose(param.help)
+        stack += getattr(node, "commands", {}).values()
+    return root
+
+
+def _prose(text: str | None) -> str | None:
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(escape(" ".join(p.split())) for p in paragraphs)
+
+
 def main() -> None:
-    app()
+    command()(prog_name="mllib-tui")

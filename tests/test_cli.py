@@ -18,6 +18,22 @@ def test_help_teaches_the_commands() -> None:
         assert word in run_help
 
 
+def test_help_reads_as_prose() -> None:
+    """Paragraphs reflow to the width (no line broken mid-sentence), brackets are text."""
+    run_help = cli("run", "--help", env={"COLUMNS": "100"}).stdout
+    assert "Gate options override the pipeline file's [gates]. Exit status: 0 ok, 1 a" in run_help
+    assert "1 a quality gate failed, 2" in run_help  # was broken after "gate" at any width
+    assert "Dataset NAME[@VERSION]" in cli("bench", "--help").stdout
+
+
+def test_piped_output_is_never_wrapped(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "missing.toml"
+    out = cli("run", str(deep), "--headless", env={"COLUMNS": ""})  # no width asked for
+    assert out.returncode == 2
+    (line,) = [text for text in out.stderr.splitlines() if text.strip()]
+    assert str(deep) in line
+
+
 def test_datasets_synth_list_show(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     made = cli("datasets", "synth", "-w", ws, "--images", "10", "--size", "64x64", "--name", "s")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from backends import events as ev
+from mllib_tui.console import new_console
 from mllib_tui.headless.output import RichProgress
 
 
@@ -18,3 +20,15 @@ def test_messages_with_markup_are_printed_as_they_are() -> None:
         render(ev.StageStarted(stage="x", title="X"))
         render(ev.StageFinished(stage="x", status="failed", seconds=1.0, detail=hostile))
     assert out.getvalue().count(hostile) == 2
+
+
+def test_progress_lines_are_not_wrapped_when_piped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    detail = "val mIoU 0.4321 " * 12 + "report /a/long/path/" + "x" * 80 + "/results.md"
+    with RichProgress(new_console(stderr=True)) as render:  # stderr is not a terminal here
+        render(ev.StageStarted(stage="train", title="Train"))
+        render(ev.StageFinished(stage="train", status="done", seconds=1.0, detail=detail))
+    (line,) = [text for text in capsys.readouterr().err.splitlines() if text.strip()]
+    assert line.endswith(detail)

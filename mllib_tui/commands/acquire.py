@@ -7,13 +7,13 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from backends import events as ev
 from backends.acquire.run import Acquire
 from backends.catalog import DatasetRecord
 from backends.errors import BadInput
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import DevicesOption, JsonOption, WorkspaceOption, bounds, parse_size
@@ -87,7 +87,7 @@ def acquire(
     from backends.acquire.run import acquire as run_acquire
     from backends.boards.inventory import load_inventory
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         if keep not in ("all", "uncertain"):
             raise BadInput(f"--keep {keep!r}: use all or uncertain")

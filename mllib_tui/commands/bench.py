@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from backends.bench.stage import BenchStep, Gates
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
 from mllib_tui.options import (
@@ -94,7 +94,7 @@ def bench(
     from backends.bench.run import benchmark_run, measured_on
     from backends.boards.inventory import load_inventory
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         ws = Workspace.open(workspace)
         record, data = measured_on(ws, artifact, dataset, precision)

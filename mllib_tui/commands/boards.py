@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from backends.boards.inventory import LOCAL, load_inventory, write_devices
 from backends.errors import BadInput
 from backends.names import is_name
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.options import ConcurrencyOption, DevicesOption, JsonOption, WorkspaceOption
 
@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Boards over SSH: list, trust host keys, probe, import ~/.ssh/config.",
     no_args_is_help=True,
 )
-stdout = Console(highlight=False)
+stdout = new_console()
 
 
 @app.command("list")

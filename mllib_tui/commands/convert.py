@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from backends.convert.stage import ConvertStep
 from backends.errors import BadInput, GateFailed
 from backends.tasks import LABELS
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import JsonOption, WorkspaceOption, artifact_id, bounds
@@ -74,7 +74,7 @@ def convert(
     from backends.convert.job import convert as run_convert
     from backends.convert.job import parse_target
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         if int8_io not in ("int8", "uint8", "float"):
             raise BadInput(f"--int8-io {int8_io!r} must be int8, uint8 or float")

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from backends.catalog import DatasetRecord
 from backends.datasets.sources import FashionMnist, Folder, Synth
 from backends.events import Emit
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
 from mllib_tui.options import JsonOption, WorkspaceOption, bounds, parse_size
@@ -29,7 +29,7 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
-stdout = Console(highlight=False)
+stdout = new_console()
 
 SizeOption = Annotated[
     str,

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from backends.boards.inventory import load_inventory
 from backends.names import check_name
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import (
@@ -65,7 +65,7 @@ def deploy(
     """
     from backends.boards import fleet
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         ws = Workspace.open(workspace)
         inventory = load_inventory(devices, ws.root)

@@ -7,10 +7,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from backends.tensorrt.stage import EngineStep
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed, exit_for_boards
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import (
@@ -71,7 +71,7 @@ def build(
     from backends.formats import FORMATS, check_precision
     from backends.tensorrt.boards import build_on_boards
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         ws = Workspace.open(workspace)
         inventory = load_inventory(devices, ws.root)

@@ -7,16 +7,16 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from backends.errors import BadInput
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import results_table
 from mllib_tui.options import JsonOption, WorkspaceOption
 
-stdout = Console(highlight=False)
+stdout = new_console()
 
 
 def results(

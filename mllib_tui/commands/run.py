@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from backends.bench.stage import Gates
 from backends.pipeline import Pipeline, load_pipeline
 from backends.pipeline import run as run_pipeline
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress, print_results
 from mllib_tui.options import DevicesOption, JsonOption, JunitOption, WorkspaceOption, bounds
@@ -87,7 +87,7 @@ def run(
     failed, 2 bad input or configuration, 3 a stage or a benchmark row failed, 130 interrupted.
     An interrupted run resumes where it stopped when run again.
     """
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         pipeline = load_pipeline(pipeline_file) if pipeline_file else Pipeline()
         overrides = {

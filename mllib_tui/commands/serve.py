@@ -8,11 +8,11 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from backends import events as ev
 from backends.serve.run import Serve
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import JsonLines, RichProgress
 from mllib_tui.options import DevicesOption, JsonOption, WorkspaceOption, bounds, parse_size
@@ -95,7 +95,7 @@ def serve(
     and --min-fps gates the exit status. The board's process ends when this does."""
     from backends.serve.run import serve as run_serve
 
-    stdout = Console(highlight=False)
+    stdout = new_console()
     with diagnosed():
         settings = Serve(
             artifact=artifact,
@@ -172,4 +172,4 @@ def _preview(ws: Workspace, devices: Any, settings: Serve) -> None:
 
         raise StageFailed(screen.outcome)
     if isinstance(screen.outcome, dict):
-        Console(highlight=False).print(_summary(screen.outcome))
+        new_console().print(_summary(screen.outcome))

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from backends.errors import BadInput
 from backends.storage import target_of
 from backends.workspace import Workspace
+from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
 from mllib_tui.options import (
@@ -32,7 +32,7 @@ app = typer.Typer(
     "(MinIO, SeaweedFS, AWS) with --creds (the original mllib's creds.json) or AWS settings.",
     no_args_is_help=True,
 )
-stdout = Console(highlight=False)
+stdout = new_console()
 
 LocalOption = Annotated[
     Path,

@@ -16,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from enum import IntEnum
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from backends.errors import BadInput, Cancelled, GateFailed, MllibError, StageFailed
+from mllib_tui.console import new_console
 
-stderr = Console(stderr=True, highlight=False)
+stderr = new_console(stderr=True)
 
 
 class ExitCode(IntEnum):

@@ -27,6 +27,7 @@ from rich.table import Table
 from backends import events as ev
 from backends.bench.rows import BenchmarkRow
 from backends.tasks import HEADLINES, delta_label, metric_columns
+from mllib_tui.console import new_console
 
 
 class JsonLines:
@@ -48,7 +49,7 @@ class RichProgress:
     """One bar per stage with rate and ETA; epoch summaries and stage results as lines."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or new_console(stderr=True)
         self._progress = Progress(
             TextColumn("{task.description:<10}"),
             BarColumn(),
