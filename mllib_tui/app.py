@@ -228,7 +228,9 @@ class MllibApp(App[None]):
     def _show_conversion(self, job: str, state: str) -> None:
         _, model, target = job.split(":", 2)
         fmt, _, precision = target.partition(":")
-        self.dashboard.show_conversion(job, ("…", model, fmt, precision, state, "-"))
+        source = [a for a in self.snapshot.artifacts if str(a.id) == model]
+        label = self.snapshot.model_label(source[0]) if source else model
+        self.dashboard.show_conversion(job, ("…", fmt, precision, state, "-", label))
 
     def action_cancel(self) -> None:
         for job, _ in self.conversions:  # not started: dropped
@@ -342,12 +344,19 @@ class MllibApp(App[None]):
         return None
 
     def action_help(self) -> None:
-        keys = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        """The keys this screen answers now (the keymap's, shown as the footer shows them)."""
+        keys: dict[str, list[str]] = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.action != "command_palette":
+                shown = keys.setdefault(binding.description, [])
+                if (key := self.get_key_display(binding)) not in shown:
+                    shown.append(key)
+        lines = [(" ".join(k), description) for description, k in keys.items()]
+        lines.append(("tab", "Next pane (shift+tab: the one before)"))
         if isinstance(self.screen, Dashboard):
-            keys.append(("enter", "Open the board or dataset under the cursor"))
-        else:  # the screen's own keys (a board's, a dataset's)
-            keys += [(b.key, b.description) for b in self.screen.BINDINGS if isinstance(b, Binding)]
-        self.push_screen(Help(keys))
+            lines.append(("enter", "Open the board or dataset under the cursor"))
+        self.push_screen(Help(lines))
 
     def action_quit_app(self) -> None:
         if not self.running():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,17 @@ class Snapshot:
         while artifact.kind != KERAS_KIND and artifact.parent_id in by_id:
             artifact = by_id[artifact.parent_id]
         return artifact
+
+    def model_label(self, artifact: ArtifactRecord) -> str:
+        """The model an artifact comes from as a person tells models apart: its name (network
+        and dataset, as the catalog names models), the dataset version it learnt from and when
+        it was trained (local time)."""
+        model = self.model_of(artifact)
+        network = model.meta.get("network") or Path(model.path).stem
+        data = next(
+            (f"{d.name}@{d.version[:6]}" for d in self.datasets if d.id == model.dataset_id), "?@?"
+        )
+        return f"{network}-{data} {time.strftime('%m-%d %H:%M', time.localtime(model.created))}"
 
 
 def load(ws: Workspace, devices: Path | None) -> Snapshot:

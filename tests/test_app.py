@@ -138,7 +138,8 @@ async def test_failing_conversion_is_reported_and_the_app_stays_usable(app_ws: P
         job = next(iter(app.dashboard.queued))
         await wait_for(pilot, lambda: seen.ended(job) is not None)
         assert "does not match the catalog's sha256" in seen.ended(job).error
-        assert "does not match" in str(app.dashboard.query_one("#status").render())
+        status = app.dashboard.query_one("#status")  # updated on the next refresh
+        await wait_for(pilot, lambda: "does not match" in str(status.render()))
         await pilot.press("question_mark")
         assert isinstance(app.screen, Help)
 
@@ -189,6 +190,9 @@ async def test_small_terminal_says_so_and_stacks_the_panes(tmp_path: Path) -> No
         assert "60x20 is small" in str(app.dashboard.query_one("#small").render())
         await pilot.press("question_mark")
         assert isinstance(app.screen, Help)
+        keys = {description: key for key, description in app.screen.lines}
+        assert keys["Help"] == "?" and "q" in keys["Quit"].split()  # not "question_mark"
+        assert keys["Next pane (shift+tab: the one before)"] == "tab"
 
 
 @pytest.mark.slow
@@ -247,6 +251,7 @@ async def test_a_keymap_rebinds_a_key(tmp_path: Path, monkeypatch: pytest.Monkey
         assert not list(app._notifications)
         await pilot.press("f1")
         assert isinstance(app.screen, Help)
+        assert ("f1", "Help") in app.screen.lines  # the key that works, not the default
 
 
 async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -324,7 +329,7 @@ async def test_conversions_queue_and_run_one_at_a_time(
         first, second = f"convert:{model}:tflite:fp16", f"convert:{model}:onnx:fp32"
         assert app.converting == first and [job for job, _ in app.conversions] == [second]
         queued = app.dashboard.queued
-        assert queued[second][4] == "queued" and queued[first][4] == "running"
+        assert queued[second][3] == "queued" and queued[first][3] == "running"
         release.set()
         most = 0
         for _ in range(3000):

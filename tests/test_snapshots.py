@@ -1,7 +1,10 @@
 """Snapshots of the dashboard and the board screen at 80x24 and 160x48, on deterministic data
 (a catalog written by hand: no clock, no animation, no cursor blink)."""
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from textual.widgets import DataTable
@@ -12,6 +15,7 @@ from backends.workspace import Workspace
 from mllib_tui.app import MllibApp
 from mllib_tui.screens.board import BoardScreen
 
+TRAINED = 1_796_203_800.0  # 2026-12-02 09:30 UTC
 CLASSES = ["void", "person", "vehicle", "animal"]
 FACTS = {
     "arch": "aarch64",
@@ -27,7 +31,22 @@ FACTS = {
 CONFUSION = [[9200, 40, 60, 100], [80, 700, 10, 30], [90, 5, 800, 15], [70, 10, 20, 600]]
 
 
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dates as a UTC machine shows them (the models pane shows when a model was trained)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def _workspace(root: Path) -> Path:
+    with mock.patch("time.time", return_value=TRAINED):  # the catalog's clock
+        return _written(root)
+
+
+def _written(root: Path) -> Path:
     ws = Workspace.open(root)
     c = ws.catalog
     split = {"images": 64, "shards": [], "pixels": [1, 1, 1, 1], "ignored": 0}
@@ -166,3 +185,11 @@ def test_dataset_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> 
     )
     app = MllibApp(tmp_path / "ws")
     assert snap_compare(app, terminal_size=size, run_before=_dataset_screen)
+
+
+async def test_the_board_table_fits_at_120_columns(tmp_path: Path) -> None:
+    app = MllibApp(_workspace(tmp_path / "ws"))
+    async with app.run_test(size=(120, 34)) as pilot:
+        await _board_screen(pilot)
+        table = app.screen.query_one("#bench", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # Status too

@@ -127,7 +127,8 @@ class TrainingPane(Pane):
 class ConversionsPane(Pane):
     def compose(self) -> ComposeResult:
         table: DataTable = DataTable(cursor_type="row", id="artifacts-table")
-        table.add_columns("Id", "Model", "Format", "Precision", "State", "Fidelity")
+        # what tells conversions apart first; the model's name where the pane is wide enough
+        table.add_columns("Id", "Format", "Precision", "State", "Fidelity", "Model")
         yield table
 
     def show(self, snapshot: Snapshot, queued: dict[str, tuple[str, ...]]) -> None:
@@ -141,11 +142,11 @@ class ConversionsPane(Pane):
             )
             rows[f"a{a.id}"] = (
                 str(a.id),
-                str(snapshot.model_of(a).id),
                 Format.of(a).name,
                 a.meta.get("precision", "fp32"),
                 "done",
                 verdict,
+                snapshot.model_label(a),
             )
         rows.update(queued)
         _sync(self.query_one(DataTable), rows)
