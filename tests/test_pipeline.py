@@ -83,7 +83,8 @@ def test_training_emits_epoch_metrics_and_lineage(trained_ws: Path) -> None:
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     pipeline = tmp_path / "p.toml"
-    pipeline.write_text(TINY.read_text().replace("epochs = 2", "epochs = 4"))
+    only_training = 'stages = ["dataset", "train"]\n'  # what resuming is about, no more
+    pipeline.write_text(only_training + TINY.read_text().replace("epochs = 2", "epochs = 4"))
     ws = tmp_path / "ws"
     exe = Path(sys.executable).with_name("mllib-tui")
     child = subprocess.Popen(

@@ -59,9 +59,8 @@ def test_dataset_pushed_from_one_workspace_trains_in_another(
 
     pipeline = tmp_path / "p.toml"
     pipeline.write_text(
-        '[dataset]\nsource = "workspace"\nname = "tiny"\n[train]\nepochs = 1\nbatch_size = 4\n'
-        '[convert]\ntargets = ["tflite:fp32"]\nfidelity_images = 2\n'
-        "[bench]\nwarmup_runs = 1\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n"
+        'stages = ["dataset", "train"]\n[dataset]\nsource = "workspace"\nname = "tiny"\n'
+        "[train]\nepochs = 1\nbatch_size = 4\n"
     )
     trained = cli("run", "--headless", "-w", str(other), str(pipeline))
     assert trained.returncode == 0, trained.stderr
