@@ -112,5 +112,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path: Path) -> Non
 
     from backends.workspace import Workspace
 
-    states = [j.state for j in Workspace.open(ws).catalog.jobs("train")]
-    assert states == ["interrupted", "done"]
+    catalog = Workspace.open(ws).catalog
+    assert [j.state for j in catalog.jobs("train")] == ["interrupted", "done"]
+    history = catalog.artifacts("model")[-1].meta["history"]  # the killed run's epochs too
+    assert len(history["loss"]) == len(history["val_miou"]) == 4

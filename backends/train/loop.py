@@ -27,7 +27,7 @@ import numpy as np
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
-from backends.durable import fsync
+from backends.durable import fsync, write_durably
 from backends.evaluation import evaluate
 from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.formats import KERAS_KIND
@@ -38,6 +38,8 @@ from backends.workspace import Workspace
 
 import_tensorflow()
 import keras  # noqa: E402
+
+HISTORY = "history.json"  # the epochs' figures, beside the checkpoints
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def train(
                 )
             )
         steps = math.ceil(train_split.size / config.batch_size)
+        history = _history(checkpoints, done_epochs)
         if done_epochs < config.epochs:
             batches = (
                 _batches(train_split, config, size, ignore, start_epoch=done_epochs)
@@ -130,6 +133,7 @@ def train(
                         ignore,
                         checkpoints,
                         ws,
+                        history,
                     )
                 ],
             )
@@ -145,6 +149,7 @@ def train(
                 "input_size": list(size),
                 "classes": manifest["classes"],
                 "train_key": key,
+                "history": history,  # per epoch: loss and the validation figures
             },
         )
         savedmodel = ws.write_artifact(
@@ -179,6 +184,16 @@ def _cached(ws: Workspace, key: str) -> TrainedModel | None:
                 continue
             return TrainedModel(None, found["model"], found["savedmodel"], 0, cached=True)
     return None
+
+
+def _history(checkpoints: Path, epochs: int) -> dict[str, list[float | None]]:
+    """The figures of the first ``epochs`` epochs, as the checkpoints' history file has them
+    (empty when it is missing or unreadable: a history is worth showing, not trusting)."""
+    try:
+        found = json.loads((checkpoints / HISTORY).read_text())
+        return {str(k): list(v)[:epochs] for k, v in found.items() if isinstance(v, list)}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _resume(checkpoints: Path) -> tuple[Any, int]:
@@ -261,8 +276,10 @@ class _Reporter(keras.callbacks.Callback):
         ignore: int | None,
         checkpoints: Path,
         ws: Workspace,
+        history: dict[str, list[float | None]],
     ) -> None:
         super().__init__()
+        self._history = history
         self._emit, self._stage, self._steps, self._epochs = emit, stage, steps, epochs
         self._val, self._task, self._classes, self._ignore = val_split, task, classes, ignore
         self._checkpoints, self._ws = checkpoints, ws
@@ -282,7 +299,6 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
-        self._save_checkpoint(done)  # first, so an epoch's metrics imply its checkpoint exists
         self._runtime = self._runtime or TensorFlowRuntime(self.model)
         confusion = evaluate(
             self._runtime,
@@ -292,9 +308,17 @@ class _Reporter(keras.callbacks.Callback):
             batch_size=8 if self._task is SEGMENTATION else 64,  # 28x28 images are cheap
         )
         figures = confusion.summary(self._classes, self._task.name)
-        self._emit(
-            Metric(stage=self._stage, name="loss", value=float((logs or {})["loss"]), epoch=done)
-        )
+        loss = float((logs or {})["loss"])
+        self._history.setdefault("loss", []).append(loss)
+        for key, _ in self._task.metrics:
+            self._history.setdefault(f"val_{key}", []).append(figures[key])
+        # the history, then the checkpoint, then the metrics: an epoch's metrics imply both are
+        # on disk, and a resumed training's history (cut to its checkpoint) has every epoch
+        tmp = self._ws.temporary(HISTORY)
+        write_durably(tmp, json.dumps(self._history).encode())
+        os.replace(tmp, self._checkpoints / HISTORY)
+        self._save_checkpoint(done)
+        self._emit(Metric(stage=self._stage, name="loss", value=loss, epoch=done))
         # the task's headline figure last: it closes the epoch for whoever listens
         for key, _ in sorted(self._task.metrics, key=lambda m: m[0] == self._task.primary):
             value = figures[key]
