@@ -105,6 +105,23 @@ class ResultTables:
             )
             return {r["board"]: r["p50"] for r in rows}
 
+    def latest_rows(self) -> dict[str, list[BenchmarkRow]]:
+        """Board -> the rows of the newest run that measured it (``local`` for workstation
+        rows): what its screen shows before anything runs in the app."""
+        board = "coalesce(json_extract(data, '$.board'), 'local')"
+        with self._connect() as db:
+            newest = db.execute(f"SELECT {board} AS board, run_id, max(id) FROM results GROUP BY 1")
+            return {
+                r["board"]: [
+                    BenchmarkRow.from_json(json.loads(found["data"]))
+                    for found in db.execute(
+                        f"SELECT data FROM results WHERE run_id = ? AND {board} = ? ORDER BY id",
+                        (r["run_id"], r["board"]),
+                    )
+                ]
+                for r in newest.fetchall()
+            }
+
     def add_probe(self, board: str, data: dict[str, Any]) -> None:
         with self._connect() as db:
             db.execute(

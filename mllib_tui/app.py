@@ -284,9 +284,9 @@ class MllibApp(App[None]):
         name = message.row_key.value
         if name is None:
             return
-        self.push_screen(
-            BoardScreen(name, self.snapshot.focus_dataset(), self.snapshot.probes.get(name))
-        )
+        snap = self.snapshot
+        last = snap.last_rows.get(name, [])  # the newest run's rows, a headless one's too
+        self.push_screen(BoardScreen(name, snap.focus_dataset(), snap.probes.get(name), last))
 
     def serve_board(self, board: str) -> None:
         """The newest conversion this board can run, live on its devices.toml camera."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backends.bench.rows import BenchmarkRow
 from backends.boards.inventory import Board, load_inventory
 from backends.catalog import ArtifactRecord, DatasetRecord, JobRecord
 from backends.errors import BadInput
@@ -24,6 +25,7 @@ class Snapshot:
     boards: list[Board] = field(default_factory=list)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_p50: dict[str, float] = field(default_factory=dict)  # board -> newest p50 (ms)
+    last_rows: dict[str, list[BenchmarkRow]] = field(default_factory=dict)  # its newest run's
     problem: str | None = None  # a bad devices.toml, say: shown, not fatal
 
     @property
@@ -98,5 +100,6 @@ def load(ws: Workspace, devices: Path | None) -> Snapshot:
         boards=boards,
         probes={b: facts for b, (_, facts) in catalog.last_probes().items()},
         last_p50=catalog.latest_p50(),
+        last_rows=catalog.latest_rows(),
         problem=problem,
     )

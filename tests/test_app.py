@@ -86,6 +86,38 @@ async def test_demo_streams_training_into_the_dashboard(tmp_path: Path) -> None:
         assert rows(app.dashboard.query_one("#datasets-table", DataTable))[0][0] == "tiny"
 
 
+async def test_what_a_headless_run_did_is_on_screen_when_the_app_opens(app_ws: Path) -> None:
+    """The workspace was filled by `mllib-tui run --headless`: its training's epochs and the
+    rows it measured here show without running anything in the app."""
+    from textual.widgets import Label
+
+    from backends.workspace import Workspace
+    from mllib_tui.widgets.panes import TrainingPane
+
+    catalog = Workspace.open(app_ws).catalog
+    history = catalog.artifacts("model")[-1].meta["history"]
+    measured = next(  # the newest run with rows of this machine
+        here for run, _, _ in reversed(catalog.runs())
+        if (here := [r for r in catalog.results(run) if r.board is None])
+    )  # fmt: skip
+    app = MllibApp(app_ws)
+    async with app.run_test(size=(120, 34)) as pilot:
+        training = app.dashboard.query_one(TrainingPane)
+        status = training.query_one("#train-status", Label)
+        await wait_for(pilot, lambda: "Last trained: unet-tiny@" in str(status.render()))
+        assert "2 epoch(s)" in str(status.render())
+        assert training.query_one("#val", Sparkline).data == history["val_miou"]
+        assert training.query_one("#loss", Sparkline).data == history["loss"]
+        boards = app.dashboard.query_one("#boards-table", DataTable)
+        boards.focus()
+        boards.move_cursor(row=boards.get_row_index("local"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, BoardScreen)
+        await pilot.pause(0.2)
+        shown = [r[0] for r in rows(app.screen.query_one("#bench", DataTable))]
+        assert shown == [r.software for r in measured]
+
+
 @pytest.mark.slow
 async def test_keyboard_deploy_then_benchmark_on_the_board_screen(app_ws: Path) -> None:
     app, seen = MllibApp(app_ws), Recorder()

@@ -63,9 +63,14 @@ class BoardScreen(Screen[None]):
     ]
 
     def __init__(
-        self, board: str, dataset: DatasetRecord | None, facts: dict[str, Any] | None = None
+        self,
+        board: str,
+        dataset: DatasetRecord | None,
+        facts: dict[str, Any] | None = None,
+        last: list[BenchmarkRow] | None = None,
     ) -> None:
-        """``dataset``: what the rows are measured on (its task picks the metric columns)."""
+        """``dataset``: what the rows are measured on (its task picks the metric columns);
+        ``last``: the rows of the newest run on this board, shown until new ones arrive."""
         super().__init__()
         self.board = board
         # not `self.task`: Screen already has one
@@ -82,6 +87,7 @@ class BoardScreen(Screen[None]):
             "Status",
         )
         self.facts = facts
+        self.last = last or []
         self.rows: dict[str, BenchmarkRow] = {}
         self.pending: list[str] = []  # planned rows not started yet, in run order
         self.running: str | None = None
@@ -108,6 +114,8 @@ class BoardScreen(Screen[None]):
         self.title = f"mllib — board {self.board}"
         self.query_one("#manifest", Static).border_title = "manifest"
         self.show_manifest(self.facts)
+        for row in self.last:
+            self.show_row(row)
 
     def show_manifest(self, facts: dict[str, Any] | None) -> None:
         if facts:
@@ -123,7 +131,8 @@ class BoardScreen(Screen[None]):
             )
 
     def plan(self, artifacts: list[ArtifactRecord]) -> None:
-        """Rows for a benchmark that is about to run, in the order it runs them."""
+        """Rows for a benchmark that is about to run, in the order it runs them; rows of an
+        earlier run that this one does not measure leave the table."""
         table = self.query_one("#bench", DataTable)
         self.pending = []
         for artifact in artifacts:
@@ -139,6 +148,9 @@ class BoardScreen(Screen[None]):
                 else:
                     table.add_row(*cells, key=key)
                 self.pending.append(key)
+        for key in [k.value for k in table.rows if k.value not in self.pending]:
+            table.remove_row(key)
+            self.rows.pop(key or "", None)
 
     def on_engine(self, event: ev.Event) -> None:
         """Events about this board (the app forwards every event; others are not ours)."""

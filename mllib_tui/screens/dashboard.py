@@ -58,7 +58,12 @@ class Dashboard(Screen[None]):
         self.snapshot = snap
         self.query_one(DatasetsPane).show(snap.datasets)
         focus = snap.focus_dataset()
-        self.query_one(TrainingPane).expect(task_of(focus.manifest) if focus else SEGMENTATION)
+        newest = snap.models[-1] if snap.models else None
+        self.query_one(TrainingPane).recall(
+            task_of(focus.manifest) if focus else SEGMENTATION,
+            newest,
+            snap.model_label(newest) if newest else "",
+        )
         self.query_one(ConversionsPane).show(snap, self.queued)
         self._show_boards()
         if self.last_error:

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label, ProgressBar, Sparkline
 
 from backends.boards.inventory import Board
-from backends.catalog import DatasetRecord
+from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.formats import Format
 from backends.tasks import HEADLINES, Task
 from mllib_tui.state import Snapshot
@@ -94,12 +94,31 @@ class TrainingPane(Pane):
         yield Label("val mIoU", id="val-label")
         yield Sparkline([], id="val")
 
-    def expect(self, task: Task) -> None:
-        """Name the validation figure after the workspace's task, until an epoch reports one."""
-        if not self.query_one("#val", Sparkline).data:
-            self.query_one("#val-label", Label).update(f"val {task.primary_label}")
+    trained_here = False  # a training ran in this app: its own figures stay shown
+
+    def recall(self, task: Task, model: ArtifactRecord | None, label: str) -> None:
+        """Until a training runs here: the newest model's epochs as it recorded them (a
+        headless run's too), else the validation figure named after the workspace's task."""
+        if self.trained_here:
+            return
+        history = (model.meta.get("history") or {}) if model else {}
+        figures = {
+            name: [v for v in history.get(key) or [] if isinstance(v, int | float) and v == v]
+            for name, key in (("loss", "loss"), ("val", f"val_{task.primary}"))
+        }
+        labels = {"loss": "loss", "val": f"val {task.primary_label}"}
+        for name, values in figures.items():
+            self.query_one(f"#{name}", Sparkline).data = values
+            last = f" {values[-1]:.4f} (epoch {len(values)})" if values else ""
+            self.query_one(f"#{name}-label", Label).update(labels[name] + last)
+        if figures["loss"]:
+            epochs = len(figures["loss"])
+            self.query_one("#train-status", Label).update(
+                plain(f"Last trained: {label}, {epochs} epoch(s). t trains again.")
+            )
 
     def start(self, title: str) -> None:
+        self.trained_here = True
         self.query_one("#train-status", Label).update(plain(title))
         self.query_one("#loss", Sparkline).data = []
         self.query_one("#val", Sparkline).data = []
