@@ -42,9 +42,10 @@ class ConfusionHeatmap(Widget):
             return Text("No confusion matrix yet: run a benchmark (b).", style="dim")
         size = len(self.matrix)
         names = self.class_names if len(self.class_names) == size else list(map(str, range(size)))
-        # Up to COMPACT classes: names on both axes and 0.00 shares. More (Fashion-MNIST's 10):
-        # numbered columns and shares in percent, so 10x10 fits a side panel of 50 columns.
-        compact = size > COMPACT
+        # Up to COMPACT classes, where they fit: names on both axes and 0.00 shares. More
+        # (Fashion-MNIST's 10) or a narrow panel: numbered columns and shares in percent, so
+        # 10x10 fits a side panel of 50 columns and 4x4 one of 30.
+        compact = size > COMPACT or self.size.width < 12 + 8 * size
         mode = "row-normalised" + (" %" if compact else "") if self.normalised else "counts"
         table = Table(
             title=f"{self.title} — {mode} (n toggles)",
