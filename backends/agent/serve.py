@@ -25,7 +25,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from backends import events as ev
 from backends.agent.camera import encode_jpeg, open_camera
@@ -173,18 +173,13 @@ class Grabber:
             self._put(error)
 
     def _put(self, item: Any) -> None:
-        while not self._done.is_set():
-            if self._live and isinstance(item, Shot) and item is not self.END:
-                try:  # the newest frame wins: a waiting one is dropped
-                    self._shots.get_nowait()
-                    self.lost += 1
-                except queue.Empty:
-                    pass
-            try:
-                self._shots.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        if self._live and isinstance(item, Shot) and item is not self.END:
+            try:  # the newest frame wins: a waiting one is dropped (only this thread puts)
+                self._shots.get_nowait()
+                self.lost += 1
+            except queue.Empty:
+                pass
+        _offer(self._shots, item, lambda: not self._done.is_set())
 
     def close(self) -> None:
         self._done.set()
@@ -203,12 +198,7 @@ class Worker:
         self._thread.start()
 
     def put(self, *args: Any) -> None:
-        while self.error is None:
-            try:
-                self._jobs.put(args, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        _offer(self._jobs, args, lambda: self.error is None)
 
     def _run(self) -> None:
         while True:
@@ -223,13 +213,18 @@ class Worker:
 
     def close(self) -> None:
         """Finish what was put (so every served frame is sent), then end the thread."""
-        while self._thread.is_alive():
-            try:
-                self._jobs.put(None, timeout=0.2)
-                break
-            except queue.Full:
-                continue
+        _offer(self._jobs, None, self._thread.is_alive)
         self._thread.join()
+
+
+def _offer(jobs: queue.Queue, item: Any, wanted: Callable[[], bool]) -> None:
+    """Put ``item`` into ``jobs``, waiting for room as long as ``wanted()`` holds."""
+    while wanted():
+        try:
+            jobs.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
 
 
 class Mjpeg:
