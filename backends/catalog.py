@@ -163,15 +163,23 @@ class Catalog(ResultTables):
 
     def start_job(self, kind: str, key: str, params: dict[str, Any]) -> int:
         now = time.time()
-        with self._connect() as db:
-            job_id = db.execute(
-                "INSERT INTO jobs (kind, key, state, params, created, started) "
-                "VALUES (?, ?, 'running', ?, ?, ?)",
-                (kind, key, json.dumps(params, sort_keys=True), now, now),
-            ).lastrowid
-        assert job_id is not None
-        fd = os.open(self._lock_path(job_id), os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = -1
+        try:
+            with self._connect() as db:
+                job_id = db.execute(
+                    "INSERT INTO jobs (kind, key, state, params, created, started) "
+                    "VALUES (?, ?, 'running', ?, ?, ?)",
+                    (kind, key, json.dumps(params, sort_keys=True), now, now),
+                ).lastrowid
+                assert job_id is not None
+                # Locked before the row is committed: a recovery in another process sees the
+                # running row only once its lock is held, so it never takes a live job's lock.
+                fd = os.open(self._lock_path(job_id), os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
         self._held[job_id] = fd
         return job_id
 

@@ -206,7 +206,7 @@ def test_an_interrupt_stops_the_work_and_marks_its_job_interrupted(tmp_path: Pat
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0 and "KeyboardInterrupt" in stderr
     (job,) = engine.catalog.jobs("train")
-    assert job.state == "interrupted" and job.finished is not None
+    assert job.state == "interrupted" and job.finished is not None, stderr
     assert not engine.catalog.artifacts("model")  # nothing half-recorded
 
 
