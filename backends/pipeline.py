@@ -167,9 +167,13 @@ def run(
     """Run the pipeline's stages; the bench stage's run is returned (None without one). Gate
     misses and failed rows are in it (``raise_for_outcome``), so a caller can show the table
     before failing."""
-    from backends.bench.run import new_run_id
+    from backends.bench.run import baseline_run, new_run_id
 
-    ctx = Context(ws, emit, pipeline, new_run_id(), force=force, junit=junit, devices=devices)
+    run_id = new_run_id()
+    baseline = baseline_run(ws, pipeline.gates.baseline, run_id)  # a wrong name costs no work
+    ctx = Context(
+        ws, emit, pipeline, run_id, force=force, junit=junit, devices=devices, baseline=baseline
+    )
     for name in pipeline.stages:
         stage = STAGES[name]
         with _stage(emit, name, stage.title) as done:

@@ -66,6 +66,8 @@ def markdown(run: BenchmarkRun) -> str:
         _table(head, [_main_cells(r, columns) for r in rows]),
         "",
     ]
+    if run.gate_failures:
+        lines += ["## Gates missed", "", *(f"- {f}" for f in run.gate_failures), ""]
     for task in tasks:
         key, title = task.per_class
         lines += [
@@ -179,7 +181,9 @@ def junit_xml(run: BenchmarkRun) -> str:
             name=row.software,
             time=f"{(row.end_to_end.mean_ms if row.end_to_end else 0) / 1000:.6f}",
         )
-        reasons = [f for f in run.gate_failures if f.startswith(f"{row.software} on")]
+        reasons = [
+            f for f in run.gate_failures if f.startswith(f"{row.software} on {row.hardware}:")
+        ]
         if not row.ok:
             reasons.append(row.error or "failed")
         if reasons:

@@ -26,6 +26,7 @@ class Context:
     force: bool = False
     junit: Path | None = None
     devices: Path | None = None
+    baseline: Any = None  # backends.bench.run.Baseline: the stored run the gates compare with
     outputs: dict[str, Any] = field(default_factory=dict)
 
 

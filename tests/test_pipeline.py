@@ -1,10 +1,13 @@
 """End to end: the tiny pipeline through the real console script (seconds, not minutes)."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -60,6 +63,48 @@ def test_gate_failure_exits_1_naming_the_row(trained_ws: Path) -> None:
     assert out.returncode == 1
     assert "gate failed: TensorFlow fp32 on" in out.stderr and "miou" in out.stderr
     assert "| TensorFlow fp32 |" in out.stdout  # the table is still shown
+
+
+def test_a_baseline_run_gates_the_slowed_row_and_the_worse_row(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    """Against a stored run where LiteRT fp32 was 20x faster and ONNX Runtime fp32 scored
+    0.2 higher: both rows fail, each with its line, in stderr and in the JUnit file."""
+    from backends.workspace import Workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(trained_ws, root)  # the shared workspace keeps its runs as they are
+    catalog = Workspace.open(root).catalog
+    first = catalog.results(catalog.runs()[0][0])
+    faster = {"LiteRT fp32"}
+    better = {"ONNX Runtime fp32"}
+    baseline = [
+        replace(r, latency=replace(r.latency, p50_ms=r.latency.p50_ms / 20))
+        if r.software in faster and r.latency
+        else replace(r, figures={**r.figures, "miou": r.headline + 0.2})
+        if r.software in better and r.headline is not None
+        else r
+        for r in first
+    ]
+    catalog.add_results("baseline-run", "crafted: one row faster, one better", baseline)
+    junit = tmp_path / "junit.xml"
+    gates = ["--max-slowdown", "3", "--max-drop", "0.1", "--junit", str(junit)]
+    out = cli("run", "--headless", "-w", str(root), str(TINY), "--baseline", "latest", *gates)
+    assert out.returncode == 1, out.stderr
+    assert "LiteRT fp32 on" in out.stderr and "slower than run baseline-run's" in out.stderr
+    assert "ONNX Runtime fp32 on" in out.stderr and "0.2000 below run baseline-run's" in out.stderr
+    failed = {
+        case.get("name"): case.find("failure").get("message")
+        for case in ET.parse(junit).getroot()
+        if case.find("failure") is not None
+    }
+    assert set(failed) == faster | better, failed
+    assert "slower" in failed["LiteRT fp32"] and "below" in failed["ONNX Runtime fp32"]
+
+    out = cli("run", "--headless", "-w", str(root), str(TINY), "--baseline", "no-such-run")
+    assert out.returncode == 2
+    (line,) = out.stderr.strip().splitlines()
+    assert "--baseline no-such-run: no such run" in line
 
 
 def test_training_emits_epoch_metrics_and_lineage(trained_ws: Path) -> None:

@@ -107,6 +107,7 @@ def benchmark_run(
     ``benchmark`` (``where``: its runtimes, boards, tag, inventory, retry, limit), compared,
     gated, reported and recorded. Bad input is raised, not made a failed row."""
     run_id = run_id or new_run_id()
+    baseline = baseline_run(ws, gates.baseline, run_id)
     rows = benchmark(ws, artifact, dataset, step, emit, run_id=run_id, guard=False, **where)
     return finish(
         ws,
@@ -118,6 +119,7 @@ def benchmark_run(
         model=artifact,
         config={"bench": dataclasses.asdict(step), "gates": dataclasses.asdict(gates)},
         junit=junit,
+        baseline=baseline,
     )
 
 
@@ -143,7 +145,37 @@ def compare(rows: list[BenchmarkRow]) -> list[BenchmarkRow]:
     ]
 
 
-def check_gates(gates: Gates, rows: list[BenchmarkRow]) -> list[str]:
+Baseline = tuple[str, list[BenchmarkRow]]  # a stored run: its id and rows
+
+
+def baseline_run(ws: Workspace, ref: str | None, run_id: str) -> Baseline | None:
+    """The stored run ``ref`` names (a run id, or ``latest``: the newest other than
+    ``run_id``), resolved before any work so a wrong name costs nothing."""
+    if ref is None:
+        return None
+    runs = [r for r, _, _ in ws.catalog.runs() if r != run_id]
+    if ref == "latest":
+        if not runs:
+            raise BadInput(
+                "--baseline latest: no earlier run to compare with; run once without "
+                "--baseline first"
+            )
+        ref = runs[-1]
+    if ref not in runs:
+        raise BadInput(f"--baseline {ref}: no such run; list the runs with `mllib-tui results`")
+    return ref, ws.catalog.results(ref)
+
+
+def row_key(row: BenchmarkRow) -> tuple[str, str]:
+    """What a row is matched on across runs: where it ran and what ran."""
+    return row.board or "local", row.software
+
+
+def check_gates(
+    gates: Gates, rows: list[BenchmarkRow], baseline: Baseline | None = None
+) -> list[str]:
+    """What the rows miss, one line each, starting with the row (``<software> on
+    <hardware>:``) so the JUnit case of that row can say it."""
     floors = {
         "miou": gates.min_miou,
         "pixel_accuracy": gates.min_pixel_accuracy,
@@ -160,6 +192,33 @@ def check_gates(gates: Gates, rows: list[BenchmarkRow]) -> list[str]:
         drop = -(row.delta or 0.0)
         if gates.max_drop is not None and drop > gates.max_drop:
             failures.append(f"{where}: {task.primary_label} drop {drop:.4f} > {gates.max_drop}")
+        if baseline is not None:
+            failures += _against(gates, row, where, baseline)
+    return failures
+
+
+def _against(gates: Gates, row: BenchmarkRow, where: str, baseline: Baseline) -> list[str]:
+    """The baseline gates of one row against the baseline's matching ok row, if it has one."""
+    ref_id, ref_rows = baseline
+    ref = next((r for r in ref_rows if r.ok and row_key(r) == row_key(row)), None)
+    if ref is None:
+        return []
+    failures = []
+    label = TASKS[row.task].primary_label
+    if gates.max_drop is not None and row.headline is not None and ref.headline is not None:
+        drop = ref.headline - row.headline
+        if drop > gates.max_drop:
+            failures.append(
+                f"{where}: {label} {row.headline:.4f} is {drop:.4f} below run {ref_id}'s "
+                f"{ref.headline:.4f} (max drop {gates.max_drop})"
+            )
+    if gates.max_slowdown is not None and row.latency and ref.latency and ref.latency.p50_ms > 0:
+        slowdown = row.latency.p50_ms / ref.latency.p50_ms - 1
+        if slowdown > gates.max_slowdown:
+            failures.append(
+                f"{where}: p50 {row.latency.p50_ms:.2f} ms is {slowdown:.0%} slower than run "
+                f"{ref_id}'s {ref.latency.p50_ms:.2f} ms (max slowdown {gates.max_slowdown:.0%})"
+            )
     return failures
 
 
@@ -175,6 +234,7 @@ def finish(
     config: dict[str, Any],
     junit: Path | None,
     ladder: list[dict[str, Any]] | None = None,
+    baseline: Baseline | None = None,
 ) -> BenchmarkRun:
     """Compare with the reference, check the gates, write the report, record in the catalog."""
     from backends.report import write_report
@@ -188,7 +248,7 @@ def finish(
         classes=tuple(dataset.manifest["classes"]),
         rows=tuple(rows),
         config=config,
-        gate_failures=tuple(check_gates(gates, rows)),
+        gate_failures=tuple(check_gates(gates, rows, baseline)),
         ladder=tuple(ladder or ()),
         report_dir=report_dir,
     )

@@ -31,6 +31,9 @@ class Gates(Bounded):
     min_pixel_accuracy: float | None = bounded(None, 0, 1)  # segmentation
     min_accuracy: float | None = bounded(None, 0, 1)  # classification: top-1
     max_drop: float | None = bounded(None, 0, 1)  # of the headline metric against TF fp32
+    # and, with a baseline, against the baseline's matching row
+    max_slowdown: float | None = bounded(None, 0, 100)  # p50 against the baseline's: 0.2 = 20%
+    baseline: str | None = None  # a run id, or "latest": the run before this one
 
     SECTION: ClassVar[str] = "gates"
 
@@ -65,6 +68,7 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
         config=ctx.pipeline.to_json(),
         junit=ctx.junit,
         ladder=ctx.outputs.get("ladder", []),
+        baseline=ctx.baseline,
     )
     return {"run": run}, f"{len(rows)} rows"
 

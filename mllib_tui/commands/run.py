@@ -75,6 +75,23 @@ def run(
             **bounds(Gates, "max_drop"),
         ),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RUN|latest",
+            help="Compare each row with the matching row (same board, same software) of this "
+            "stored run, or of the newest one: --max-drop and --max-slowdown then gate against "
+            "it too. `mllib-tui results` lists the runs.",
+        ),
+    ] = None,
+    max_slowdown: Annotated[
+        float | None,
+        typer.Option(
+            help="Gate (with --baseline): exit 1 when a row's p50 latency is slower than the "
+            "baseline's matching row by more than this fraction (0.2: 20%).",
+            **bounds(Gates, "max_slowdown"),
+        ),
+    ] = None,
     junit: JunitOption = None,
     devices: DevicesOption = None,
 ) -> None:
@@ -95,6 +112,8 @@ def run(
             "min_pixel_accuracy": min_pixel_accuracy,
             "min_accuracy": min_accuracy,
             "max_drop": max_drop,
+            "max_slowdown": max_slowdown,
+            "baseline": baseline,
         }
         pipeline.gates = dataclasses.replace(
             pipeline.gates, **{k: v for k, v in overrides.items() if v is not None}
