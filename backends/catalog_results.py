@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from backends.bench.compare import StoredRow
 from backends.bench.rows import BenchmarkRow
 from backends.tasks import TASKS
 
@@ -94,6 +95,14 @@ class ResultTables:
         with self._connect() as db:
             rows = db.execute("SELECT data FROM results WHERE run_id = ? ORDER BY id", (run_id,))
             return [BenchmarkRow.from_json(json.loads(r["data"])) for r in rows]
+
+    def stored_rows(self) -> list[StoredRow]:
+        """Every stored row with its run, oldest first: what comparisons and history read."""
+        with self._connect() as db:
+            rows = db.execute("SELECT run_id, data FROM results ORDER BY id")
+            return [
+                StoredRow(r["run_id"], BenchmarkRow.from_json(json.loads(r["data"]))) for r in rows
+            ]
 
     def latest_p50(self) -> dict[str, float]:
         """Board -> p50 (ms) of its newest successful row (``local`` for workstation rows)."""

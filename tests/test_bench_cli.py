@@ -168,3 +168,25 @@ def test_results_and_artifacts_listings(trained_ws: Path) -> None:
     assert {"model", "savedmodel", "onnx", "tflite"} <= kinds
     table = cli("artifacts", "--kind", "tflite", "-w", str(trained_ws)).stdout
     assert "passed" in table
+
+
+def test_results_sorted_against_a_chosen_row_with_histograms(trained_ws: Path) -> None:
+    first = json.loads(cli("results", "-w", str(trained_ws), "--json").stdout)[0]["run_id"]
+    how = ["--sort", "p50", "--delta-from", "LiteRT fp32", "--histograms"]
+    out = cli("results", first, *how, "-w", str(trained_ws))
+    assert out.returncode == 0, out.stderr
+    lines = [line.strip("│ ").split("│") for line in out.stdout.splitlines() if "│" in line]
+    headers = [h.strip() for h in out.stdout.splitlines()[2].strip("┃ ").split("┃")]
+    rows = [dict(zip(headers, (c.strip() for c in line), strict=True)) for line in lines]
+    p50 = [float(r["p50 ms"]) for r in rows]
+    assert p50 == sorted(p50) and len(rows) == 5
+    assert next(r for r in rows if r["Software"] == "LiteRT fp32")["p50 x"] == "1.00x"
+    assert "against LiteRT fp32@local" in out.stdout
+    assert out.stdout.count(" 5 p50 ") == 5  # a histogram per row, p50 marked
+
+    (model,) = Workspace.open(trained_ws).catalog.artifacts("model")
+    across = cli("results", "--model", str(model.id), "--json", "-w", str(trained_ws))
+    softwares = {r["software"] for r in json.loads(across.stdout)}
+    assert {"TensorFlow fp32", "LiteRT int8", "ONNX Runtime fp32"} <= softwares
+    bad = cli("results", first, "--delta-from", "Caffe fp32", "-w", str(trained_ws))
+    assert bad.returncode == 2 and "--delta-from Caffe fp32: no such row" in bad.stderr

@@ -38,6 +38,9 @@ class Protocol:
     eval_batch_size: int = _bounded(8, 1, 4096)  # images per call of the accuracy pass
 
 
+HISTOGRAM_BINS = 24
+
+
 @dataclass(frozen=True)
 class Latency:
     """Per-call latency in milliseconds and throughput in images per second."""
@@ -51,6 +54,8 @@ class Latency:
     min_ms: float
     max_ms: float
     throughput: float
+    # calls per bin, HISTOGRAM_BINS equal bins from min_ms to max_ms (absent in older rows)
+    histogram: tuple[int, ...] = ()
 
     @classmethod
     def from_seconds(cls, samples: list[float], batch_size: int) -> Latency:
@@ -66,6 +71,7 @@ class Latency:
             min_ms=float(ms.min()),
             max_ms=float(ms.max()),
             throughput=float(batch_size * 1000 / ms.mean()),
+            histogram=tuple(int(n) for n in np.histogram(ms, bins=HISTOGRAM_BINS)[0]),
         )
 
 

@@ -139,7 +139,11 @@ def _merge(row: BenchmarkRow, data: Mapping[str, Any]) -> BenchmarkRow:
 def _latency(value: Any) -> Latency | None:
     if isinstance(value, Latency) or value is None:
         return value
-    return Latency(**{f.name: value[f.name] for f in dataclasses.fields(Latency)})
+    fields = {f.name: value[f.name] for f in dataclasses.fields(Latency) if f.name != "histogram"}
+    counts = value.get("histogram")
+    valid = isinstance(counts, list | tuple) and all(type(n) is int and n >= 0 for n in counts)
+    histogram = tuple(counts) if valid else ()
+    return Latency(**fields, histogram=histogram)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backends.bench.compare import row_key
 from backends.bench.local import bench_artifact
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.bench.stage import BenchStep, Gates
@@ -164,11 +165,6 @@ def baseline_run(ws: Workspace, ref: str | None, run_id: str) -> Baseline | None
     if ref not in runs:
         raise BadInput(f"--baseline {ref}: no such run; list the runs with `mllib-tui results`")
     return ref, ws.catalog.results(ref)
-
-
-def row_key(row: BenchmarkRow) -> tuple[str, str]:
-    """What a row is matched on across runs: where it ran and what ran."""
-    return row.board or "local", row.software
 
 
 def check_gates(

@@ -7,8 +7,12 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from backends.bench import compare
+from backends.bench.rows import BenchmarkRow
+from backends.catalog import Catalog
 from backends.errors import BadInput
 from backends.workspace import Workspace
 from mllib_tui.console import new_console
@@ -23,14 +27,43 @@ def results(
     run: Annotated[
         str | None, typer.Argument(help="Run id (or 'latest'); without one, list the runs.")
     ] = None,
+    model: Annotated[
+        int | None,
+        typer.Option(
+            help="Instead of one run: this model's newest row of every board and runtime x "
+            "precision, across runs (the model's id: `mllib-tui artifacts --kind model`).",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help="Sort by a column, best first: miou, accuracy, pixel_accuracy, similarity, "
+            "macro_f1, p50, p99, size (default: by hardware, this machine first).",
+        ),
+    ] = None,
+    reverse: Annotated[bool, typer.Option(help="Reverse the order.")] = False,
+    delta_from: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOFTWARE[@BOARD]",
+            help="The row the Δ and p50 x columns compare with, e.g. 'LiteRT fp32@rpi4' "
+            "(default: TensorFlow fp32 on this machine).",
+        ),
+    ] = None,
+    histograms: Annotated[
+        bool, typer.Option(help="Also print each row's latency histogram with p50/p90/p99.")
+    ] = False,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Benchmark results stored in the catalog: the list of runs, or one run's table."""
+    """Benchmark results stored in the catalog: the list of runs, one run's table, or a model's
+    table across boards and runs — the table the app's results screen shows."""
     with diagnosed():
         catalog = Workspace.open(workspace).catalog
         runs = catalog.runs()
-        if run is None:
+        if model is not None:
+            rows = model_rows(catalog, model)
+        elif run is None:
             if as_json:
                 print(json.dumps([{"run_id": r, "date": d, "rows": n} for r, d, n in runs]))
                 return
@@ -39,15 +72,53 @@ def results(
                 table.add_row(run_id, _date(date), str(count))
             stdout.print(table if runs else "no results yet: run `mllib-tui run --headless`")
             return
-        if run == "latest" and runs:
-            run = runs[-1][0]
-        rows = catalog.results(run)
-        if not rows:
-            raise BadInput(f"no results for run {run!r}: list the runs with `mllib-tui results`")
+        else:
+            if run == "latest" and runs:
+                run = runs[-1][0]
+            rows = catalog.results(run)
+            if not rows:
+                raise BadInput(
+                    f"no results for run {run!r}: list the runs with `mllib-tui results`"
+                )
+        baseline = None
+        if delta_from is not None:
+            baseline = compare.find_row(rows, delta_from)
+            if baseline is None:
+                names = ", ".join(sorted({compare.row_label(r) for r in rows}))
+                raise BadInput(f"--delta-from {delta_from}: no such row (the rows: {names})")
+        try:
+            table = results_table(rows, sort=sort, reverse=reverse, baseline=baseline)
+        except KeyError as exc:
+            raise BadInput(f"--sort {sort}: {exc.args[0]}") from None
     if as_json:
         print(json.dumps([row.to_json() for row in rows]))
-    else:
-        stdout.print(results_table(rows))
+        return
+    stdout.print(table)
+    if histograms:
+        for row in (r for r in rows if r.latency):
+            stdout.print(f"\n{escape(compare.row_label(row))}")
+            for line in compare.histogram(row.latency):
+                stdout.print(f"  {line}", highlight=False)
+
+
+def model_rows(catalog: Catalog, model: int) -> list[BenchmarkRow]:
+    """The newest row of each board and software among the rows of ``model`` and of what was
+    converted from it."""
+    catalog.artifact(model)  # "no artifact with id N": said before anything else
+    descends: dict[int, bool] = {}
+    newest: dict[tuple[str, str], BenchmarkRow] = {}
+    for stored in catalog.stored_rows():
+        artifact = stored.row.artifact
+        if artifact not in descends:
+            try:
+                descends[artifact] = any(a.id == model for a in catalog.lineage(artifact))
+            except BadInput:  # a row of an artifact this catalog does not hold
+                descends[artifact] = False
+        if descends[artifact]:
+            newest[compare.row_key(stored.row)] = stored.row
+    if not newest:
+        raise BadInput(f"--model {model}: no benchmark rows yet; run `mllib-tui bench {model}`")
+    return list(newest.values())
 
 
 def artifacts(

@@ -25,8 +25,9 @@ from rich.progress import (
 from rich.table import Table
 
 from backends import events as ev
+from backends.bench import compare
 from backends.bench.rows import BenchmarkRow
-from backends.tasks import HEADLINES, delta_label, metric_columns
+from backends.tasks import HEADLINES
 from mllib_tui.console import new_console
 
 
@@ -117,50 +118,29 @@ def _where(event: ev.Event) -> str:
     return f"{board}/{event.stage}" if board else event.stage
 
 
-def results_table(rows: list[BenchmarkRow]) -> Table:
-    """The results table, compact enough for 80 columns: the hardware goes in the caption when
-    all rows share it, and failed rows show their reason."""
-    hardware = {row.hardware for row in rows}
-    shared = len(hardware) == 1
+def results_table(rows: list[BenchmarkRow], **how: Any) -> Table:
+    """The comparison table (``backends.bench.compare``; ``how``: its sort, reverse and
+    baseline) as Rich renders it: compact enough for 80 columns when the rows share a machine
+    (it goes in the caption), failed rows in red with their reason."""
+    compared = compare.results_table(rows, **how)
     table = Table(
         title="Results (validation split)",
         title_justify="left",
-        caption=f"on {hardware.pop()}" if shared else None,
+        caption=compared.caption or None,
         caption_justify="left",
     )
-    tasks = [row.task for row in rows]
-    metrics = metric_columns(tasks)
-    columns = [
-        "Software",
-        *([] if shared else ["Hardware"]),
-        "Images",
-        *(header for _, header in metrics),
-        delta_label(tasks),
-        "p50 ms",
-        "p99 ms",
-        "MB",
-    ]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("Software", "Hardware") else "right")
-    for row in rows:
-        lead = [escape(row.software), *([] if shared else [escape(row.hardware)])]
-        if not row.ok:
-            table.add_row(
-                *lead,
-                f"[red]failed: {escape(row.error or '')}[/]",
-                *[""] * (len(columns) - len(lead) - 1),
-            )
-            continue
-        table.add_row(
-            *lead,
-            str(row.images),
-            *(_fmt(row.metric(key)) for key, _ in metrics),
-            _fmt(row.delta, signed=True),
-            _fmt(row.latency.p50_ms if row.latency else None, 2),
-            _fmt(row.latency.p99_ms if row.latency else None, 2),
-            f"{row.size_bytes / 1e6:.1f}",
-        )
+    for header in compared.headers:
+        table.add_column(header, justify="left" if header in LEFT else "right")
+    for row, cells in zip(compared.rows, compared.body, strict=True):
+        cells = [escape(c) for c in cells]
+        if not row.ok:  # its reason follows Software
+            reason = 1 if compared.shared_hardware else 2
+            cells[reason] = f"[red]{cells[reason]}[/]"
+        table.add_row(*cells)
     return table
+
+
+LEFT = ("Hardware", "Software")
 
 
 def print_results(stdout: Console, report_dir: Path) -> None:
@@ -171,9 +151,3 @@ def print_results(stdout: Console, report_dir: Path) -> None:
     else:
         print((report_dir / "results.md").read_text())
     stdout.print(f"report: {report_dir / 'results.md'}")
-
-
-def _fmt(value: float | None, digits: int = 4, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

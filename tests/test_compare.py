@@ -1,0 +1,87 @@
+"""The comparison table, the latency histogram and history, on rows made here (exact data)."""
+
+import dataclasses
+
+import pytest
+
+from backends.bench import compare
+from backends.bench.protocol import Latency
+from backends.bench.rows import BenchmarkRow
+
+
+def _row(software: str, board: str | None, p50: float, miou: float, **kw) -> BenchmarkRow:
+    samples = [p50 / 1000] * 40 + [p50 * 2 / 1000] * 9 + [p50 * 4 / 1000]
+    return BenchmarkRow(
+        name=software.lower().replace(" ", "-"),
+        task="segmentation",
+        software=software,
+        runtime=software.split()[0].lower(),
+        precision=software.rsplit(" ", 1)[-1],
+        format="model" if software.startswith("TensorFlow") else "tflite",
+        artifact=1,
+        size_bytes=2_000_000,
+        hardware=board or "x86_64",
+        machine={},
+        board=board,
+        images=8,
+        classes=("void", "person"),
+        latency=Latency.from_seconds(samples, 1),
+        figures={"miou": miou, "iou": {"void": 0.9, "person": miou * 2 - 0.9}},
+        **kw,
+    )
+
+
+ROWS = [
+    _row("LiteRT int8", "rpi4", 30.0, 0.70),
+    _row("TensorFlow fp32", None, 10.0, 0.80),
+    _row("LiteRT fp32", None, 5.0, 0.79),
+    _row("LiteRT fp32", "rpi4", 60.0, 0.79),
+    dataclasses.replace(_row("ONNX Runtime fp32", "rpi4", 1, 0), status="failed", error="boom"),
+]
+
+
+def test_hardware_as_rows_this_machine_first_failed_rows_say_why() -> None:
+    table = compare.results_table(ROWS)
+    assert table.headers[:2] == ["Hardware", "Software"]
+    assert [(c[0], c[1]) for c in table.body] == [
+        ("x86_64", "TensorFlow fp32"),
+        ("x86_64", "LiteRT fp32"),
+        ("rpi4", "LiteRT int8"),
+        ("rpi4", "LiteRT fp32"),
+        ("rpi4", "ONNX Runtime fp32"),
+    ]
+    assert table.body[-1][2] == "failed: boom"
+    assert table.baseline is ROWS[1]  # TensorFlow fp32 here: the run's reference
+
+
+def test_sorting_best_first_and_deltas_against_a_chosen_row() -> None:
+    baseline = compare.find_row(ROWS, "LiteRT fp32@rpi4")
+    assert baseline is ROWS[3] and compare.find_row(ROWS, "LiteRT fp32") is ROWS[2]
+    table = compare.results_table(ROWS, sort="p50", baseline=baseline)
+    column = table.headers.index
+    assert [c[column("Software")] for c in table.body][:2] == ["LiteRT fp32", "TensorFlow fp32"]
+    assert table.rows[-1].status == "failed"  # no p50: last
+    cells = dict(zip(table.headers, table.body[2], strict=True))  # LiteRT int8 on rpi4
+    assert cells["p50 x"] == "0.50x" and cells["ΔmIoU"] == "-0.0900"
+    by_miou = compare.sort_rows(ROWS, "miou")
+    assert [r.metric("miou") for r in by_miou[:2]] == [0.80, 0.79]
+    with pytest.raises(KeyError, match="no column 'speed'"):
+        compare.sort_rows(ROWS, "speed")
+    assert compare.per_class(ROWS[0], baseline)[1] == ("person", "0.5000", "-0.1800")
+
+
+def test_the_histogram_marks_p50_p90_p99_under_their_bins() -> None:
+    bars, marks = compare.histogram(ROWS[1].latency)
+    assert bars[0] == "█" and bars[24:26] == marks[24:26] == "  "
+    assert marks.index("5") == 0 and marks.index("9") == 8 and marks.index("P") == 16
+    assert "5 p50 10.00" in marks and "10.00-40.00 ms, 50 calls" in bars
+    old = dataclasses.replace(ROWS[1].latency, histogram=())
+    assert compare.histogram(old) == ["p50 10.00 p90 20.00 p99 30.20 ms"]
+
+
+def test_history_and_sparklines() -> None:
+    stored = [compare.StoredRow(f"run-{i}", r) for i, r in enumerate([*ROWS, ROWS[3], ROWS[3]])]
+    runs = compare.history(stored, ROWS[3])
+    assert [s.run_id for s in runs] == ["run-3", "run-5", "run-6"]
+    assert compare.sparkline([1.0, None, 2.0, 1.5]) == "▁·█▅"
+    assert compare.sparkline([3.0, 3.0]) == "▁▁" and compare.sparkline([]) == ""
