@@ -7,9 +7,9 @@ this runs on a 5,000-image set in the memory of one batch and those images.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,6 +41,27 @@ class FailureImage(LabelledImage):
         return np.concatenate([super().panel(), overlay(self.rgb, self.prediction, self.ignore)], 1)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DifferingImage(LabelledImage):
+    """A validation image where two models (say fp32 and int8) disagree, with both
+    predictions and the share of pixels where they differ."""
+
+    differing: float  # share of the image's pixels where the two predictions differ
+    first: np.ndarray = field(repr=False)
+    second: np.ndarray = field(repr=False)
+
+    def panel(self) -> np.ndarray:
+        """first's prediction | second's prediction | the image with the differing pixels in
+        white."""
+        marked = self.rgb.copy()
+        marked[self.first != self.second] = 255
+        first, second = (overlay(self.rgb, p, self.ignore) for p in (self.first, self.second))
+        return np.concatenate([first, second, marked], 1)
+
+
+Scored = TypeVar("Scored")
+
+
 def lowest_iou(
     ws: Workspace,
     artifact: ArtifactRecord,
@@ -53,6 +74,50 @@ def lowest_iou(
 ) -> list[FailureImage]:
     """The ``count`` validation images where ``artifact`` (on ``runtime``; default the first
     that loads its format) scores the lowest mIoU, worst first."""
+    classes, ignore = _check(dataset, count)
+    scored = []
+    for index, image, truth, (prediction,) in _predicted(
+        ws, [(artifact, runtime)], dataset, emit, batch_size
+    ):
+        miou = ConfusionMatrix.from_labels(truth, prediction, len(classes), ignore).miou
+        if np.isnan(miou):  # nothing labelled in it: no score to rank it by
+            continue
+        scored.append((float(miou), index, image, truth, prediction))
+        scored = _kept(scored, count)
+    return [
+        FailureImage(index=index, miou=score, image=image, truth=truth, prediction=prediction,
+                     classes=classes, ignore=ignore)
+        for score, index, image, truth, prediction in scored
+    ]  # fmt: skip
+
+
+def most_different(
+    ws: Workspace,
+    first: tuple[ArtifactRecord, str | None],
+    second: tuple[ArtifactRecord, str | None],
+    dataset: DatasetRecord,
+    emit: Emit,
+    *,
+    count: int = 4,
+    batch_size: int = 8,
+) -> list[DifferingImage]:
+    """The ``count`` validation images where two (artifact, runtime) predictions differ on
+    the most pixels, most first (images where they agree everywhere are left out)."""
+    classes, ignore = _check(dataset, count)
+    scored = []
+    for index, image, truth, (a, b) in _predicted(ws, [first, second], dataset, emit, batch_size):
+        differing = float(np.mean(a != b))
+        if differing > 0:
+            scored.append((-differing, index, image, truth, (a, b)))
+            scored = _kept(scored, count)
+    return [
+        DifferingImage(index=index, differing=-score, image=image, truth=truth, first=a,
+                       second=b, classes=classes, ignore=ignore)
+        for score, index, image, truth, (a, b) in scored
+    ]  # fmt: skip
+
+
+def _check(dataset: DatasetRecord, count: int) -> tuple[tuple[str, ...], int]:
     if task_of(dataset.manifest) is not SEGMENTATION:
         raise BadInput(
             f"dataset {dataset.name} is for classification: failure images are for "
@@ -60,40 +125,39 @@ def lowest_iou(
         )
     if count < 1:
         raise BadInput(f"count must be at least 1, got {count}")
-    runtimes = Format.of(artifact).runtimes
-    if not runtimes:
-        raise BadInput(f"artifact {artifact.id} is a {artifact.kind}, which no runtime loads")
-    check_sizes(artifact, dataset)
-    chosen = runtime or runtimes[0]
-    loaded = load(chosen, ws.verify(artifact), **runtime_options(chosen, BenchStep(), artifact))
-    classes: Sequence[str] = dataset.manifest["classes"]
-    ignore = int(dataset.manifest["ignore"])
+    return tuple(dataset.manifest["classes"]), int(dataset.manifest["ignore"])
+
+
+def _kept(scored: list[Scored], count: int) -> list[Scored]:
+    """The ``count`` lowest (score, index, ...) entries: worst first, earlier images first
+    among equals. Called per image, so only ``count`` + 1 images are ever held."""
+    return sorted(scored, key=lambda entry: entry[:2])[:count]  # type: ignore[index]
+
+
+def _predicted(
+    ws: Workspace,
+    models: Sequence[tuple[ArtifactRecord, str | None]],
+    dataset: DatasetRecord,
+    emit: Emit,
+    batch_size: int,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[np.ndarray]]]:
+    """(index, image, truth, each model's class map) per validation image, streamed batch by
+    batch; images and maps are copies, so the batch they came from is let go."""
+    loaded = []
+    for artifact, runtime in models:
+        runtimes = Format.of(artifact).runtimes
+        if not runtimes:
+            raise BadInput(f"artifact {artifact.id} is a {artifact.kind}, which no runtime loads")
+        check_sizes(artifact, dataset)
+        chosen = runtime or runtimes[0]
+        options = runtime_options(chosen, BenchStep(), artifact)
+        loaded.append(load(chosen, ws.verify(artifact), **options))
     val = split(ws.path(dataset.path), "val")
     progress = ProgressReporter(emit, "failures", val.size, "images")
-    worst: list[tuple[float, int, FailureImage]] = []  # a heap of the count worst, by -miou
     index = 0
     for images, truths in val.batches(batch_size):
-        predicted = infer(loaded, images).argmax(-1)
-        for image, truth, prediction in zip(images, truths, predicted, strict=True):
+        predicted = [infer(model, images).argmax(-1).astype(truths.dtype) for model in loaded]
+        for offset, (image, truth) in enumerate(zip(images, truths, strict=True)):
+            yield index, image.copy(), truth.copy(), [p[offset].copy() for p in predicted]
             index += 1
-            miou = ConfusionMatrix.from_labels(truth, prediction, len(classes), ignore).miou
-            if np.isnan(miou):  # nothing labelled in it: no score to rank it by
-                continue
-            if len(worst) == count and -miou <= worst[0][0]:
-                continue  # better than every image kept
-            item = FailureImage(
-                index=index - 1,
-                miou=float(miou),
-                image=image.copy(),  # copies, so that the batch it came from is let go
-                truth=truth.copy(),
-                prediction=prediction.astype(truth.dtype),
-                classes=tuple(classes),
-                ignore=ignore,
-            )
-            entry = (-float(miou), -index, item)
-            if len(worst) < count:
-                heapq.heappush(worst, entry)
-            else:
-                heapq.heapreplace(worst, entry)
         progress.advance(len(images))
-    return [item for _, _, item in sorted(worst, key=lambda entry: (-entry[0], -entry[1]))]

@@ -28,7 +28,7 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.convert.stage import ConvertStep
 from backends.datasets.sources import Coco, FashionMnist, Folder, Synth
 from backends.errors import BadInput, GateFailed, MllibError, StageFailed
-from backends.failures import FailureImage
+from backends.failures import DifferingImage, FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline
 from backends.serve.run import Serve
@@ -48,6 +48,7 @@ __all__ = [
     "Coco",
     "ConvertStep",
     "DatasetRecord",
+    "DifferingImage",
     "FailureImage",
     "FashionMnist",
     "Folder",

@@ -20,7 +20,7 @@ from backends.convert.stage import ConvertStep
 from backends.datasets.sources import Source
 from backends.errors import BadInput
 from backends.events import Emit
-from backends.failures import FailureImage
+from backends.failures import DifferingImage, FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline, load_pipeline
 from backends.serve.run import Serve
@@ -270,15 +270,38 @@ class Workspace:
         from backends.failures import lowest_iou
 
         record = self.artifact(artifact)
-        if dataset is not None:
-            data = self.dataset(dataset)
-        elif record.dataset_id is not None:
-            data = self._ws.catalog.dataset_by_id(record.dataset_id)
-        else:
-            raise BadInput(f"artifact {record.id} has no dataset: pass dataset=NAME")
+        data = self._dataset_of(record, dataset)
         return self._call(
             lambda emit: lowest_iou(self._ws, record, data, emit, runtime=runtime, count=count)
         )
+
+    def differences(
+        self,
+        first: ArtifactRecord | int,
+        second: ArtifactRecord | int,
+        *,
+        dataset: str | DatasetRecord | None = None,
+        count: int = 4,
+    ) -> list[DifferingImage]:
+        """The ``count`` validation images where two models (say the fp32 and the int8
+        conversion) disagree on the most pixels, most first, each shown as first's prediction
+        | second's | the image with the differing pixels in white."""
+        from backends.failures import most_different
+
+        a, b = self.artifact(first), self.artifact(second)
+        data = self._dataset_of(a, dataset)
+        return self._call(
+            lambda emit: most_different(self._ws, (a, None), (b, None), data, emit, count=count)
+        )
+
+    def _dataset_of(
+        self, record: ArtifactRecord, dataset: str | DatasetRecord | None
+    ) -> DatasetRecord:
+        if dataset is not None:
+            return self.dataset(dataset)
+        if record.dataset_id is not None:
+            return self._ws.catalog.dataset_by_id(record.dataset_id)
+        raise BadInput(f"artifact {record.id} has no dataset: pass dataset=NAME")
 
     # -- object storage ---------------------------------------------------------------------
 

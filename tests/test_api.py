@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mllib
@@ -77,6 +78,29 @@ def test_failure_images_are_the_lowest_iou_worst_first(loop) -> None:
     assert first.panel().shape == (64, 3 * 64, 3)
     assert first._repr_png_().startswith(PNG)
     assert 0 <= first.miou <= 1 and first.prediction.shape == first.truth.shape
+
+
+def test_where_the_int8_conversion_differs_most_from_the_model(loop) -> None:
+    ws, data, model, _, _ = loop
+    alike = ws.differences(model, model, count=3)
+    assert alike == []  # a model agrees with itself everywhere: nothing to show
+    step = mllib.ConvertStep(
+        targets=("tflite:int8",), representative_images=8, fidelity_images=4,
+        max_drop_int8=1, fallback=False,
+    )  # fmt: skip
+    (int8,) = ws.convert(model, step)
+    differing = ws.differences(model, int8, count=100)
+    shares = [image.differing for image in differing]
+    assert shares == sorted(shares, reverse=True) and all(0 < s <= 1 for s in shares)
+    assert len(differing) <= data.manifest["splits"]["val"]["images"]
+    worst = differing[0]
+    assert abs(worst.differing - np.mean(worst.first != worst.second)) < 1e-9
+    panel = worst.panel()
+    assert panel.shape == (64, 3 * 64, 3)
+    marked = panel[:, 128:]  # the differing pixels are white, the rest the image itself
+    assert (marked[worst.first != worst.second] == 255).all()
+    same = worst.first == worst.second
+    assert (marked[same] == worst.rgb[same]).all()
 
 
 def test_images_of_a_dataset_with_their_masks(loop) -> None:
