@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backends.bench.compare import StoredRow
+from backends.bench.compare import StoredRow, row_key
 from backends.bench.rows import BenchmarkRow
+from backends.errors import BadInput
 from backends.tasks import TASKS
 
 RESULTS_SCHEMA = """
@@ -47,9 +48,12 @@ CREATE TABLE IF NOT EXISTS probes (
 
 
 class ResultTables:
-    """Mixed into ``Catalog``, which provides the connection."""
+    """Mixed into ``Catalog``, which provides the connection and the artifacts."""
 
     _connect: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
+    artifact: Callable[[int], Any]
+    lineage: Callable[[int], list[Any]]
+    dataset_by_id: Callable[[int], Any]
 
     def add_results(self, run_id: str, description: str, rows: list[BenchmarkRow]) -> None:
         """Store a run's rows; a run stored again (a retry) replaces its earlier rows."""
@@ -104,6 +108,22 @@ class ResultTables:
                 StoredRow(r["run_id"], BenchmarkRow.from_json(json.loads(r["data"]))) for r in rows
             ]
 
+    def model_results(self, model: int) -> tuple[list[BenchmarkRow], list[StoredRow]]:
+        """What compares ``model``: the newest row of each board and software among its rows
+        and its conversions' (across runs); and the rows of its family (models of the same
+        network trained on the same dataset name), oldest first: its history."""
+        self.artifact(model)  # "no artifact with id N"
+        family = _Family(self, model)
+        newest: dict[tuple[str, str], BenchmarkRow] = {}
+        history = []
+        for stored in self.stored_rows():
+            mine = family.descends(stored.row.artifact, model)
+            if mine:
+                newest[row_key(stored.row)] = stored.row
+            if mine or family(stored.row.artifact) is not None:
+                history.append(stored)
+        return list(newest.values()), history
+
     def latest_p50(self) -> dict[str, float]:
         """Board -> p50 (ms) of its newest successful row (``local`` for workstation rows)."""
         with self._connect() as db:
@@ -143,3 +163,36 @@ class ResultTables:
         with self._connect() as db:
             rows = db.execute("SELECT board, date, data FROM probes ORDER BY id")
             return {r["board"]: (r["date"], json.loads(r["data"])) for r in rows}
+
+
+class _Family:
+    """Whether an artifact descends from a model of the same family as ``model`` (its network
+    and dataset name), with each artifact's lineage looked up once."""
+
+    def __init__(self, catalog: ResultTables, model: int) -> None:
+        self._catalog = catalog
+        self._seen: dict[int, tuple[set[int], tuple[str, str] | None]] = {}
+        self._identity = self._of(model)[1]
+
+    def __call__(self, artifact: int) -> tuple[str, str] | None:
+        """The family of ``artifact`` when it is ``model``'s, else None."""
+        found = self._of(artifact)[1]
+        return found if found is not None and found == self._identity else None
+
+    def descends(self, artifact: int, model: int) -> bool:
+        return model in self._of(artifact)[0]
+
+    def _of(self, artifact: int) -> tuple[set[int], tuple[str, str] | None]:
+        """The ids of ``artifact``'s lineage and its root model's family."""
+        if artifact not in self._seen:
+            try:
+                chain = self._catalog.lineage(artifact)
+            except BadInput:  # a row of an artifact this catalog does not hold
+                chain = []
+            root = chain[-1] if chain else None
+            family = None
+            if root is not None and root.dataset_id is not None:
+                name = self._catalog.dataset_by_id(root.dataset_id).name
+                family = (str(root.meta.get("network")), name)
+            self._seen[artifact] = ({a.id for a in chain}, family)
+        return self._seen[artifact]

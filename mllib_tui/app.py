@@ -25,6 +25,7 @@ from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
 from mllib_tui.screens.board import BoardScreen
 from mllib_tui.screens.dashboard import Dashboard
 from mllib_tui.screens.modals import Confirm, ConvertForm, DeployForm, Help, TrainForm
+from mllib_tui.screens.results import ResultsScreen
 from mllib_tui.widgets.panes import ConversionsPane
 
 KEYMAP = Path("~/.config/mllib/keymap.toml")
@@ -40,6 +41,13 @@ class MllibApp(App[None]):
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel running work"),
         Binding("d", "deploy", "Deploy", id="deploy", tooltip="Deploy the selected model"),
         Binding("p", "probe", "Probe", id="probe", tooltip="Probe every board"),
+        Binding(
+            "v",
+            "results",
+            "Results",
+            id="results",
+            tooltip="Compare the selected model's rows across boards, runtimes and runs",
+        ),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_app", "Quit", id="quit"),
     ]
@@ -180,6 +188,8 @@ class MllibApp(App[None]):
         if action == "convert" and not snap.models:
             return None
         if action == "deploy" and not (snap.converted or snap.models):
+            return None
+        if action == "results" and (self.ws is None or not snap.models):
             return None
         if action == "cancel" and not self.running():
             return None
@@ -342,6 +352,14 @@ class MllibApp(App[None]):
         if found and (kind is None or found[0].kind == kind):
             return found[0]
         return None
+
+    def action_results(self) -> None:
+        """The results screen of the model under the cursor (or of the one a conversion under
+        it comes from), else of the newest model."""
+        chosen = self._selected(None)
+        model = self.snapshot.model_of(chosen) if chosen else self.snapshot.models[-1]
+        assert self.ws is not None
+        self.push_screen(ResultsScreen(self.ws, model, self.snapshot.model_label(model)))
 
     def action_help(self) -> None:
         """The keys this screen answers now (the keymap's, shown as the footer shows them)."""

@@ -1,12 +1,16 @@
 """Snapshots of the dashboard and the board screen at 80x24 and 160x48, on deterministic data
 (a catalog written by hand: no clock, no animation, no cursor blink)."""
 
+import dataclasses
+import io
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from rich.console import Console
 from textual.widgets import DataTable
 
 from backends.bench.protocol import Latency
@@ -14,6 +18,7 @@ from backends.bench.rows import BenchmarkRow
 from backends.workspace import Workspace
 from mllib_tui.app import MllibApp
 from mllib_tui.screens.board import BoardScreen
+from mllib_tui.screens.results import ResultsScreen, row_detail
 
 TRAINED = 1_796_203_800.0  # 2026-12-02 09:30 UTC
 CLASSES = ["void", "person", "vehicle", "animal"]
@@ -193,3 +198,98 @@ async def test_the_board_table_fits_at_120_columns(tmp_path: Path) -> None:
         await _board_screen(pilot)
         table = app.screen.query_one("#bench", DataTable)
         assert table.virtual_size.width <= table.scrollable_content_region.width  # Status too
+
+
+def _with_results(root: Path) -> Path:
+    """The workspace with three runs on this machine and the rpi4: the last one slower."""
+    root = _workspace(root)
+    catalog = Workspace.open(root).catalog
+    with mock.patch("time.time", return_value=TRAINED):
+        for run, (slower, miou) in enumerate([(1.0, 0.85), (1.05, 0.84), (1.3, 0.80)]):
+            rows = [
+                dataclasses.replace(
+                    _row("TensorFlow fp32", "tensorflow", 1, 30.0),
+                    board=None,
+                    format="model",
+                    hardware="x86_64 workstation",
+                ),
+                _row("ONNX Runtime fp32", "onnxruntime", 3, 41.2),
+                _row("LiteRT int8", "litert", 5, 12.7),
+            ]
+            rows = [
+                dataclasses.replace(
+                    r,
+                    classes=tuple(CLASSES),
+                    latency=_latency(r.latency.p50_ms * slower),
+                    figures={
+                        **r.figures,
+                        "miou": miou,
+                        "iou": dict(zip(CLASSES, IOU, strict=True)),
+                    },
+                )
+                for r in rows
+            ]
+            catalog.add_results(f"20261202-09{run}000-run{run}", "snapshots", rows)
+    return root
+
+
+IOU = [0.97, 0.81, 0.78, 0.72]
+
+
+def _latency(p50: float) -> Latency:
+    """Calls spread over 1x-3x p50 with a tail, the same every run."""
+    samples = [p50 * (1 + (i % 7) / 30) for i in range(90)] + [p50 * 2, p50 * 3] * 5
+    return Latency.from_seconds([s / 1000 for s in samples], 1)
+
+
+async def _results_screen(pilot) -> None:
+    await _loaded(pilot)
+    await pilot.press("v")
+    for _ in range(100):
+        if isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.shown:
+            break
+        await pilot.pause(0.05)
+    await _settled(pilot)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_results_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = MllibApp(_with_results(tmp_path / "ws"))
+    assert snap_compare(app, terminal_size=size, run_before=_results_screen)
+
+
+async def test_results_sort_baseline_and_history(tmp_path: Path) -> None:
+    app = MllibApp(_with_results(tmp_path / "ws"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _results_screen(pilot)
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        table = screen.query_one("#results", DataTable)
+
+        def column(header: str) -> list[str]:
+            return [str(c) for c in table.get_column(header)]
+
+        assert column("Software") == ["TensorFlow fp32", "ONNX Runtime fp32", "LiteRT int8"]
+        assert column("Hardware")[0] == "x86_64 workstation"  # this machine first
+        assert column("p50 x") == ["1.00x", "1.37x", "0.42x"]  # against TensorFlow fp32
+        for _ in range(4):  # hardware -> pixel_accuracy -> similarity -> miou -> p50
+            await pilot.press("s")
+        assert column("Software") == ["LiteRT int8", "TensorFlow fp32", "ONNX Runtime fp32"]
+        await pilot.press("o")
+        assert column("Software")[0] == "ONNX Runtime fp32"
+        await pilot.press("o", "down", "down", "b")  # the slowest row, ONNX Runtime, as baseline
+        assert screen.baseline is not None and screen.baseline.software == "ONNX Runtime fp32"
+        assert column("p50 x") == ["0.31x", "0.73x", "1.00x"]
+        await pilot.press("up", "up")  # LiteRT int8 on the rpi4: three runs, the last slower
+        history = str(screen.query_one("#history").render())
+        assert "LiteRT int8@rpi4 over 3 runs" in history
+        assert "13.97 → 18.16" in history and "0.8500 → 0.8000" in history
+        assert "p50 ms ▁▂█" in history and "mIoU   █▇▁" in history  # p50 rose; mIoU fell
+        console = Console(width=54, record=True, file=io.StringIO())
+        console.print(row_detail(screen.selected, screen.baseline))  # what #detail shows
+        detail = console.export_text()
+        assert re.search(r"person +0\.8100 +\+0\.0000", detail)  # IoU, against the baseline's
+        assert "5 p50 18.16  9 p90 21.13  P p99 49.53 ms" in detail  # the histogram's legend
+        await pilot.press("i")  # differences need two different rows: this one and the baseline
+        await pilot.pause(0.1)
+        assert "no images" in str(screen.query_one("#status").render())  # a board's file only

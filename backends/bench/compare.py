@@ -172,9 +172,9 @@ def per_class(row: BenchmarkRow, baseline: BenchmarkRow | None) -> list[tuple[st
 
 
 def histogram(latency: Latency) -> list[str]:
-    """The latency histogram as two lines of text: bars over ``HISTOGRAM_BINS`` equal bins from
-    min to max, then ``5``, ``9`` and ``P`` under the bins of p50, p90 and p99 (older rows have
-    no histogram: one line saying so)."""
+    """The latency histogram as three lines of text (50 columns at most): bars over
+    ``HISTOGRAM_BINS`` equal bins from min to max, ``5``, ``9`` and ``P`` under the bins of
+    p50, p90 and p99, and their values (older rows have no histogram: the values only)."""
     counts = latency.histogram
     if not counts or latency.max_ms <= latency.min_ms:
         return [f"p50 {latency.p50_ms:.2f} p90 {latency.p90_ms:.2f} p99 {latency.p99_ms:.2f} ms"]
@@ -186,8 +186,8 @@ def histogram(latency: Latency) -> list[str]:
         marks[min(len(counts) - 1, int((value - latency.min_ms) / width))] = mark
     return [
         f"{bars}  {latency.min_ms:.2f}-{latency.max_ms:.2f} ms, {latency.runs} calls",
-        f"{''.join(marks)}  5 p50 {latency.p50_ms:.2f}  9 p90 {latency.p90_ms:.2f}  "
-        f"P p99 {latency.p99_ms:.2f}",
+        "".join(marks).rstrip(),
+        f"5 p50 {latency.p50_ms:.2f}  9 p90 {latency.p90_ms:.2f}  P p99 {latency.p99_ms:.2f} ms",
     ]
 
 

@@ -11,8 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from backends.bench import compare
-from backends.bench.rows import BenchmarkRow
-from backends.catalog import Catalog
 from backends.errors import BadInput
 from backends.workspace import Workspace
 from mllib_tui.console import new_console
@@ -62,7 +60,11 @@ def results(
         catalog = Workspace.open(workspace).catalog
         runs = catalog.runs()
         if model is not None:
-            rows = model_rows(catalog, model)
+            rows = catalog.model_results(model)[0]
+            if not rows:
+                raise BadInput(
+                    f"--model {model}: no benchmark rows yet; run `mllib-tui bench {model}`"
+                )
         elif run is None:
             if as_json:
                 print(json.dumps([{"run_id": r, "date": d, "rows": n} for r, d, n in runs]))
@@ -99,26 +101,6 @@ def results(
             stdout.print(f"\n{escape(compare.row_label(row))}")
             for line in compare.histogram(row.latency):
                 stdout.print(f"  {line}", highlight=False)
-
-
-def model_rows(catalog: Catalog, model: int) -> list[BenchmarkRow]:
-    """The newest row of each board and software among the rows of ``model`` and of what was
-    converted from it."""
-    catalog.artifact(model)  # "no artifact with id N": said before anything else
-    descends: dict[int, bool] = {}
-    newest: dict[tuple[str, str], BenchmarkRow] = {}
-    for stored in catalog.stored_rows():
-        artifact = stored.row.artifact
-        if artifact not in descends:
-            try:
-                descends[artifact] = any(a.id == model for a in catalog.lineage(artifact))
-            except BadInput:  # a row of an artifact this catalog does not hold
-                descends[artifact] = False
-        if descends[artifact]:
-            newest[compare.row_key(stored.row)] = stored.row
-    if not newest:
-        raise BadInput(f"--model {model}: no benchmark rows yet; run `mllib-tui bench {model}`")
-    return list(newest.values())
 
 
 def artifacts(
