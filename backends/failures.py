@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from backends.bench.local import check_sizes, runtime_options
+from backends.bench.rows import BenchmarkRow
 from backends.bench.stage import BenchStep
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.datasets.shards import split
@@ -26,6 +27,9 @@ from backends.palette import overlay
 from backends.runtimes import infer, load
 from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace
+
+if TYPE_CHECKING:
+    from backends.report import Picture
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,13 +75,15 @@ def lowest_iou(
     runtime: str | None = None,
     count: int = 4,
     batch_size: int = 8,
+    limit: int | None = None,
 ) -> list[FailureImage]:
-    """The ``count`` validation images where ``artifact`` (on ``runtime``; default the first
-    that loads its format) scores the lowest mIoU, worst first."""
+    """The ``count`` validation images (of the first ``limit``; default all) where
+    ``artifact`` (on ``runtime``; default the first that loads its format) scores the lowest
+    mIoU, worst first."""
     classes, ignore = _check(dataset, count)
     scored = []
     for index, image, truth, (prediction,) in _predicted(
-        ws, [(artifact, runtime)], dataset, emit, batch_size
+        ws, [(artifact, runtime)], dataset, emit, batch_size, limit
     ):
         miou = ConfusionMatrix.from_labels(truth, prediction, len(classes), ignore).miou
         if np.isnan(miou):  # nothing labelled in it: no score to rank it by
@@ -100,12 +106,15 @@ def most_different(
     *,
     count: int = 4,
     batch_size: int = 8,
+    limit: int | None = None,
 ) -> list[DifferingImage]:
-    """The ``count`` validation images where two (artifact, runtime) predictions differ on
-    the most pixels, most first (images where they agree everywhere are left out)."""
+    """The ``count`` validation images (of the first ``limit``; default all) where two
+    (artifact, runtime) predictions differ on the most pixels, most first (images where they
+    agree everywhere are left out)."""
     classes, ignore = _check(dataset, count)
     scored = []
-    for index, image, truth, (a, b) in _predicted(ws, [first, second], dataset, emit, batch_size):
+    models = [first, second]
+    for index, image, truth, (a, b) in _predicted(ws, models, dataset, emit, batch_size, limit):
         differing = float(np.mean(a != b))
         if differing > 0:
             scored.append((-differing, index, image, truth, (a, b)))
@@ -140,6 +149,7 @@ def _predicted(
     dataset: DatasetRecord,
     emit: Emit,
     batch_size: int,
+    limit: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[np.ndarray]]]:
     """(index, image, truth, each model's class map) per validation image, streamed batch by
     batch; images and maps are copies, so the batch they came from is let go."""
@@ -153,11 +163,62 @@ def _predicted(
         options = runtime_options(chosen, BenchStep(), artifact)
         loaded.append(load(chosen, ws.verify(artifact), **options))
     val = split(ws.path(dataset.path), "val")
-    progress = ProgressReporter(emit, "failures", val.size, "images")
+    total = val.size if limit is None else min(limit, val.size)
+    progress = ProgressReporter(emit, "failures", total, "images")
     index = 0
     for images, truths in val.batches(batch_size):
+        if index >= total:
+            break
+        images, truths = images[: total - index], truths[: total - index]
         predicted = [infer(model, images).argmax(-1).astype(truths.dtype) for model in loaded]
         for offset, (image, truth) in enumerate(zip(images, truths, strict=True)):
             yield index, image.copy(), truth.copy(), [p[offset].copy() for p in predicted]
             index += 1
         progress.advance(len(images))
+
+
+def report_pictures(
+    ws: Workspace,
+    rows: Sequence[BenchmarkRow],
+    dataset: DatasetRecord,
+    count: int,
+    emit: Emit,
+) -> list[Picture]:
+    """For the report of a segmentation run: the ``count`` images where the reference row
+    (TensorFlow fp32 here) scores lowest, and for each int8 row measured here the images
+    where it differs most from the reference; none for classification or without a
+    reference."""
+    from backends.bench.compare import default_baseline, row_label
+    from backends.overlays import png
+    from backends.report import SCANNED, Picture
+
+    reference = default_baseline([r for r in rows if r.board is None])
+    if count == 0 or reference is None or task_of(dataset.manifest) is not SEGMENTATION:
+        return []
+    catalog = ws.catalog
+    model = (catalog.artifact(reference.artifact), reference.runtime)
+    pictures = [
+        Picture(
+            f"failure-{i + 1}.png",
+            png(image.panel()),
+            f"{row_label(reference)}: image {image.index}, mIoU {image.miou:.3f} "
+            "(image | ground truth | prediction)",
+        )
+        for i, image in enumerate(
+            lowest_iou(ws, model[0], dataset, emit, runtime=model[1], count=count, limit=SCANNED)
+        )
+    ]
+    int8 = [r for r in rows if r.board is None and r.ok and r.precision == "int8"]
+    for k, row in enumerate(int8):
+        other = (catalog.artifact(row.artifact), row.runtime)
+        found = most_different(ws, model, other, dataset, emit, count=count, limit=SCANNED)
+        pictures += [
+            Picture(
+                f"differs-{k + 1}-{i + 1}.png",
+                png(image.panel()),
+                f"{row_label(reference)} | {row_label(row)} | the {image.differing:.1%} of "
+                f"pixels where they differ, in white: image {image.index}",
+            )
+            for i, image in enumerate(found)
+        ]
+    return pictures

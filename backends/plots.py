@@ -1,4 +1,5 @@
-"""Confusion-matrix PNGs like the original mllib's: row-normalised, class names, values in cells."""
+"""The report's pictures: confusion matrices like the original mllib's (row-normalised, class
+names, values in cells) and latency histograms with their percentiles."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from backends.bench.protocol import Latency
 
 
 def confusion_png(path: Path, matrix: list[list[int]], classes: list[str], title: str) -> None:
@@ -43,5 +46,32 @@ def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str], ti
             fontsize=8,
         )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    return fig
+
+
+def latency_png(path: Path, latency: Latency, title: str) -> None:
+    latency_figure(latency, title).savefig(path)
+
+
+def latency_figure(latency: Latency, title: str) -> Figure:
+    """The row's latency histogram (its bins from min to max) with p50, p90 and p99 marked."""
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(latency.histogram, dtype=np.float64)
+    edges = np.linspace(latency.min_ms, latency.max_ms, len(counts) + 1)
+    fig = Figure(figsize=(6.4, 2.6), dpi=100)
+    ax = fig.subplots()
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#9ecae1")
+    for name, value, style in (
+        ("p50", latency.p50_ms, "-"),
+        ("p90", latency.p90_ms, "--"),
+        ("p99", latency.p99_ms, ":"),
+    ):
+        ax.axvline(value, color="#08306b", linestyle=style, label=f"{name} {value:.2f} ms")
+    ax.set_xlabel("inference latency (ms)")
+    ax.set_ylabel("calls")
+    ax.set_title(f"{title} ({latency.runs} calls)", fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -6,39 +6,61 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.tasks import TASKS, delta_label, metric_columns
 
+# The report's failure images are found among the first SCANNED validation images: one more
+# pass over all of a 5,000-image split would cost as much as the benchmark itself.
+SCANNED = 64
 
-def write_report(directory: Path, run: BenchmarkRun, junit: Path | None = None) -> None:
+
+@dataclass(frozen=True)
+class Picture:
+    """A PNG of the report, with what it shows."""
+
+    name: str
+    png: bytes
+    caption: str
+
+
+def write_report(
+    directory: Path,
+    run: BenchmarkRun,
+    junit: Path | None = None,
+    pictures: Sequence[Picture] = (),
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    from backends.plots import confusion_png
+    from backends.plots import confusion_png, latency_png
 
     data = run.to_json()
     for row, row_json in zip(run.rows, data["rows"], strict=True):
+        title = f"{row.software} — {row.hardware}"
         if row.confusion:
             row_json["confusion_png"] = png_name(row)
-            confusion_png(
-                directory / png_name(row),
-                row.confusion,
-                list(run.classes),
-                f"{row.software} — {row.hardware}",
-            )
+            confusion_png(directory / png_name(row), row.confusion, list(run.classes), title)
+        if row.latency is not None and row.latency.histogram:
+            row_json["latency_png"] = png_name(row, "latency")
+            latency_png(directory / png_name(row, "latency"), row.latency, title)
+    for picture in pictures:
+        (directory / picture.name).write_bytes(picture.png)  # the directory is placed whole
+    data["pictures"] = [{"png": p.name, "caption": p.caption} for p in pictures]
     _atomic_write(directory / "results.json", json.dumps(data, indent=1))
-    _atomic_write(directory / "results.md", markdown(run))
+    _atomic_write(directory / "results.md", markdown(run, pictures))
     if junit is not None:
         _atomic_write(junit, junit_xml(run))
 
 
-def png_name(row: BenchmarkRow) -> str:
-    """The confusion-matrix image of a row, beside results.md."""
-    return f"confusion-{_slug(row.name)}.png"
+def png_name(row: BenchmarkRow, what: str = "confusion") -> str:
+    """A picture of a row (its confusion matrix, its latency histogram), beside results.md."""
+    return f"{what}-{_slug(row.name)}.png"
 
 
-def markdown(run: BenchmarkRun) -> str:
+def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
     rows, classes = run.rows, list(run.classes)
     names = [r.task for r in rows]
     columns, delta = metric_columns(names), delta_label(names)
@@ -144,6 +166,13 @@ def markdown(run: BenchmarkRun) -> str:
     if plots:
         lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]
         lines += [f"### {r.software} — {r.hardware}\n\n![{r.name}]({png_name(r)})\n" for r in plots]
+    timed = [r for r in rows if r.latency is not None and r.latency.histogram]
+    if timed:
+        lines += ["## Latency (inference only; p50, p90, p99 marked)", ""]
+        lines += [f"![{r.software} — {r.hardware}]({png_name(r, 'latency')})\n" for r in timed]
+    if pictures:
+        lines += [f"## Where the model fails (among the first {SCANNED} validation images)", ""]
+        lines += [f"![{p.caption}]({p.name})\n\n{p.caption}\n" for p in pictures]
     lines += [
         " ".join(t.note for t in tasks) + " p50/p99 are inference-only latency after warm-up; "
         "inference time is the end-to-end mean per call (input conversion, inference, argmax); "

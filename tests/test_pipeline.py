@@ -36,9 +36,23 @@ def test_headless_json_run_streams_events_and_writes_the_report(trained_ws: Path
     assert sum(map(sum, row["confusion"])) == row["pixels"] > 0
     assert "| TensorFlow fp32 |" in (reports[0].parent / "results.md").read_text()
     for r in result["rows"]:
-        png = reports[0].parent / r["confusion_png"]
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for picture in (r["confusion_png"], r["latency_png"]):
+            assert (reports[0].parent / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert r["latency"]["p50_ms"] > 0 and r["machine"]["cores"] >= 1
+        assert sum(r["latency"]["histogram"]) == r["latency"]["runs"]
+    # where TensorFlow fp32 scores lowest, and where LiteRT int8 differs most from it
+    pictures = result["pictures"]
+    failing = [p for p in pictures if p["png"].startswith("failure-")]
+    differing = [p for p in pictures if p["png"].startswith("differs-")]
+    assert len(failing) == 3 and all(
+        "TensorFlow fp32@local: image" in p["caption"] for p in failing
+    )
+    assert all("| LiteRT int8@local |" in p["caption"] for p in differing)
+    markdown = (reports[0].parent / "results.md").read_text()
+    for picture in pictures:
+        assert f"]({picture['png']})" in markdown
+        assert (reports[0].parent / picture["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Latency (inference only; p50, p90, p99 marked)" in markdown
 
 
 def test_json_lines_are_events_only(tmp_path: Path, trained_ws: Path) -> None:

@@ -8,8 +8,9 @@ import asyncio
 import dataclasses
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.bench.compare import row_key
 from backends.bench.local import bench_artifact
@@ -22,6 +23,9 @@ from backends.events import Emit
 from backends.formats import KERAS_KIND, Format
 from backends.tasks import TASKS, task_of
 from backends.workspace import Workspace
+
+if TYPE_CHECKING:
+    from backends.report import Picture
 
 
 def measured_on(
@@ -231,6 +235,7 @@ def finish(
     junit: Path | None,
     ladder: list[dict[str, Any]] | None = None,
     baseline: Baseline | None = None,
+    pictures: Sequence[Picture] = (),
 ) -> BenchmarkRun:
     """Compare with the reference, check the gates, write the report, record in the catalog."""
     from backends.report import write_report
@@ -249,7 +254,7 @@ def finish(
         report_dir=report_dir,
     )
     staging = ws.temporary(f"report-{run_id}")  # a killed run never leaves half a report
-    write_report(staging, run, junit=junit)
+    write_report(staging, run, junit=junit, pictures=pictures)
     ws.place(staging, report_dir)
     ws.catalog.add_results(run_id, description, rows)
     return run

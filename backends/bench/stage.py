@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 from backends.bench.protocol import Protocol
 from backends.config import Bounded, bounded
+from backends.errors import MllibError
+from backends.events import Log
 from backends.stage import Context, Stage
 
 
@@ -19,6 +21,8 @@ class BenchStep(Protocol, Bounded):
 
     threads: int = bounded(2, 0, 1024)  # the runtime's threads (0: its default)
     disable_default_delegates: bool = False  # LiteRT: turn XNNPACK off
+    # in the report: where the reference row scores lowest and where int8 differs most from it
+    failure_images: int = bounded(3, 0, 16)
 
     SECTION: ClassVar[str] = "bench"
 
@@ -41,6 +45,7 @@ class Gates(Bounded):
 def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
     from backends.bench.run import benchmark, finish
     from backends.boards.inventory import load_inventory
+    from backends.failures import report_pictures
 
     dataset, model = ctx.outputs["dataset"], ctx.outputs["model"]
     rows = [
@@ -57,6 +62,11 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
                     ctx.ws, engine, dataset, config, ctx.emit, boards=[board],
                     inventory=inventory, run_id=ctx.run_id,
                 )  # fmt: skip
+    try:
+        pictures = report_pictures(ctx.ws, rows, dataset, config.failure_images, ctx.emit)
+    except MllibError as exc:  # a picture missing from the report never fails the run
+        ctx.emit(Log(stage="bench", level="warning", message=f"no failure images: {exc}"))
+        pictures = []
     run = finish(
         ctx.ws,
         ctx.run_id,
@@ -69,6 +79,7 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
         junit=ctx.junit,
         ladder=ctx.outputs.get("ladder", []),
         baseline=ctx.baseline,
+        pictures=pictures,
     )
     return {"run": run}, f"{len(rows)} rows"
 
