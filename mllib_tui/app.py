@@ -189,7 +189,9 @@ class MllibApp(App[None]):
             return None
         if action == "deploy" and not (snap.converted or snap.models):
             return None
-        if action == "results" and (self.ws is None or not snap.models):
+        if action == "results" and (
+            self.ws is None or not snap.models or isinstance(self.screen, ResultsScreen)
+        ):
             return None
         if action == "cancel" and not self.running():
             return None
