@@ -124,6 +124,12 @@ class ResultTables:
                 history.append(stored)
         return list(newest.values()), history
 
+    def in_family(self, model: int) -> Callable[[int], bool]:
+        """Whether an artifact is ``model``, comes from it, or comes from a model of its family:
+        what a baseline row must be to compare with ``model``'s rows."""
+        family = _Family(self, model)
+        return lambda artifact: family.descends(artifact, model) or family(artifact) is not None
+
     def latest_p50(self) -> dict[str, float]:
         """Board -> p50 (ms) of its newest successful row (``local`` for workstation rows)."""
         with self._connect() as db:
@@ -191,7 +197,7 @@ class _Family:
                 chain = []
             root = chain[-1] if chain else None
             family = None
-            if root is not None and root.dataset_id is not None:
+            if root is not None and root.dataset_id is not None and root.meta.get("network"):
                 name = self._catalog.dataset_by_id(root.dataset_id).name
                 family = (str(root.meta.get("network")), name)
             self._seen[artifact] = ({a.id for a in chain}, family)

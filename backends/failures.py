@@ -188,11 +188,11 @@ def report_pictures(
     (TensorFlow fp32 here) scores lowest, and for each int8 row measured here the images
     where it differs most from the reference; none for classification or without a
     reference."""
-    from backends.bench.compare import default_baseline, row_label
+    from backends.bench.compare import reference_row, row_label
     from backends.overlays import png
     from backends.report import SCANNED, Picture
 
-    reference = default_baseline([r for r in rows if r.board is None])
+    reference = reference_row(rows)
     if count == 0 or reference is None or task_of(dataset.manifest) is not SEGMENTATION:
         return []
     catalog = ws.catalog

@@ -43,7 +43,7 @@ def write_report(
         if row.confusion:
             row_json["confusion_png"] = png_name(row)
             confusion_png(directory / png_name(row), row.confusion, list(run.classes), title)
-        if row.latency is not None and row.latency.histogram:
+        if row.latency is not None and _has_histogram(row):
             row_json["latency_png"] = png_name(row, "latency")
             latency_png(directory / png_name(row, "latency"), row.latency, title)
     for picture in pictures:
@@ -166,7 +166,7 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
     if plots:
         lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]
         lines += [f"### {r.software} — {r.hardware}\n\n![{r.name}]({png_name(r)})\n" for r in plots]
-    timed = [r for r in rows if r.latency is not None and r.latency.histogram]
+    timed = [r for r in rows if _has_histogram(r)]
     if timed:
         lines += ["## Latency (inference only; p50, p90, p99 marked)", ""]
         lines += [f"![{r.software} — {r.hardware}]({png_name(r, 'latency')})\n" for r in timed]
@@ -196,6 +196,11 @@ def _main_cells(row: BenchmarkRow, columns: list[tuple[str, str]]) -> list[str]:
         f"{row.size_bytes / 1e6:.2f}",
         status,
     ]
+
+
+def _has_histogram(row: BenchmarkRow) -> bool:
+    latency = row.latency
+    return latency is not None and any(latency.histogram) and latency.max_ms > latency.min_ms
 
 
 def junit_xml(run: BenchmarkRun) -> str:

@@ -189,4 +189,4 @@ def test_results_sorted_against_a_chosen_row_with_histograms(trained_ws: Path) -
     softwares = {r["software"] for r in json.loads(across.stdout)}
     assert {"TensorFlow fp32", "LiteRT int8", "ONNX Runtime fp32"} <= softwares
     bad = cli("results", first, "--delta-from", "Caffe fp32", "-w", str(trained_ws))
-    assert bad.returncode == 2 and "--delta-from Caffe fp32: no such row" in bad.stderr
+    assert bad.returncode == 2 and "--delta-from Caffe fp32: no such measured row" in bad.stderr

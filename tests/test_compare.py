@@ -86,3 +86,39 @@ def test_history_and_sparklines() -> None:
     assert [s.run_id for s in runs] == ["run-3", "run-5", "run-6"]
     assert compare.sparkline([1.0, None, 2.0, 1.5]) == "▁·█▅"
     assert compare.sparkline([3.0, 3.0]) == "▁▁" and compare.sparkline([]) == ""
+
+
+def test_a_histogram_from_odd_board_figures_still_draws() -> None:
+    latency = ROWS[1].latency
+    below = dataclasses.replace(latency, p50_ms=latency.min_ms / 2)  # p50 under the first bin
+    assert compare.histogram(below)[1].startswith("5")
+    for odd in (
+        dataclasses.replace(latency, p99_ms=float("nan")),
+        dataclasses.replace(latency, histogram=(0,) * 24),
+    ):
+        assert compare.histogram(odd)[0].startswith("p50 10.00 p90")  # the values only
+    data = ROWS[1].to_json()
+    data["latency"]["histogram"] = [1] * 10**5  # a board's JSON: not the protocol's 24 bins
+    assert BenchmarkRow.from_json(data).latency.histogram == ()
+
+
+def test_the_baseline_gates_name_the_row_and_a_baseline_of_nothing_comparable() -> None:
+    from backends.bench.run import check_gates
+    from backends.bench.stage import Gates
+    from backends.errors import BadInput
+
+    gates = Gates(max_slowdown=0.5, max_drop=0.05, baseline="old")
+    faster = [dataclasses.replace(r, latency=_row("x", None, 2.0, 0).latency) for r in ROWS]
+    lines = check_gates(gates, ROWS, ("old", faster))
+    assert any(
+        line.startswith("LiteRT fp32 on x86_64: p50 5.00 ms is 150.0% slower than run old's")
+        for line in lines
+    )
+    better = [dataclasses.replace(ROWS[0], figures={**ROWS[0].figures, "miou": 0.8})]
+    (line,) = check_gates(Gates(max_drop=0.05, baseline="old"), ROWS, ("old", better))
+    assert line.startswith("LiteRT int8 on rpi4: mIoU 0.7000 is 0.1000 below run old's 0.8000")
+    other = [dataclasses.replace(r, software="Caffe fp32") for r in ROWS]
+    (line,) = check_gates(gates, ROWS, ("old", other))
+    assert line.startswith("--baseline old: none of its rows is of this model's family")
+    with pytest.raises(BadInput, match="max_slowdown compares with a stored run"):
+        Gates(max_slowdown=0.2)

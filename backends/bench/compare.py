@@ -5,6 +5,7 @@ Rich, the app with a DataTable, so both show the same table."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -61,12 +62,21 @@ def columns(rows: Sequence[BenchmarkRow]) -> list[Column]:
     ]
 
 
+def reference_row(rows: Sequence[BenchmarkRow]) -> BenchmarkRow | None:
+    """What a run compares with: the Keras model on TensorFlow on this workstation."""
+    return next(
+        (
+            r
+            for r in rows
+            if r.ok and r.format == KERAS_KIND and r.runtime == "tensorflow" and r.board is None
+        ),
+        None,
+    )
+
+
 def default_baseline(rows: Sequence[BenchmarkRow]) -> BenchmarkRow | None:
-    """The reference the run compared with (the Keras model on TensorFlow here), else the
-    first row that measured."""
-    ok = [r for r in rows if r.ok]
-    reference = [r for r in ok if r.format == KERAS_KIND and r.board is None]
-    return (reference or ok or [None])[0]
+    """The table's baseline: the run's reference row, else the first row that measured."""
+    return reference_row(rows) or next((r for r in rows if r.ok), None)
 
 
 def find_row(rows: Sequence[BenchmarkRow], label: str) -> BenchmarkRow | None:
@@ -176,14 +186,15 @@ def histogram(latency: Latency) -> list[str]:
     ``HISTOGRAM_BINS`` equal bins from min to max, ``5``, ``9`` and ``P`` under the bins of
     p50, p90 and p99, and their values (older rows have no histogram: the values only)."""
     counts = latency.histogram
-    if not counts or latency.max_ms <= latency.min_ms:
+    values = (latency.min_ms, latency.max_ms, latency.p50_ms, latency.p90_ms, latency.p99_ms)
+    if not any(counts) or not all(map(math.isfinite, values)) or latency.max_ms <= latency.min_ms:
         return [f"p50 {latency.p50_ms:.2f} p90 {latency.p90_ms:.2f} p99 {latency.p99_ms:.2f} ms"]
     top = max(counts)
     bars = "".join(BARS[-1] if n == top else BARS[round(n / top * 8)] for n in counts)
     marks = [" "] * len(counts)
     width = (latency.max_ms - latency.min_ms) / len(counts)
     for mark, value in (("5", latency.p50_ms), ("9", latency.p90_ms), ("P", latency.p99_ms)):
-        marks[min(len(counts) - 1, int((value - latency.min_ms) / width))] = mark
+        marks[min(len(counts) - 1, max(0, int((value - latency.min_ms) / width)))] = mark
     return [
         f"{bars}  {latency.min_ms:.2f}-{latency.max_ms:.2f} ms, {latency.runs} calls",
         "".join(marks).rstrip(),

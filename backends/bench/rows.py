@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.bench.protocol import Latency
+from backends.bench.protocol import HISTOGRAM_BINS, Latency
 from backends.errors import GateFailed, Interrupted, StageFailed
 from backends.tasks import TASKS
 
@@ -141,7 +141,11 @@ def _latency(value: Any) -> Latency | None:
         return value
     fields = {f.name: value[f.name] for f in dataclasses.fields(Latency) if f.name != "histogram"}
     counts = value.get("histogram")
-    valid = isinstance(counts, list | tuple) and all(type(n) is int and n >= 0 for n in counts)
+    valid = (
+        isinstance(counts, list | tuple)
+        and len(counts) == HISTOGRAM_BINS
+        and all(type(n) is int and n >= 0 for n in counts)
+    )
     histogram = tuple(counts) if valid else ()
     return Latency(**fields, histogram=histogram)
 

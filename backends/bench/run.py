@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backends.bench.compare import row_key
+from backends.bench.compare import reference_row, row_key
 from backends.bench.local import bench_artifact
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.bench.stage import BenchStep, Gates
@@ -20,7 +20,7 @@ from backends.boards.inventory import Inventory
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
 from backends.events import Emit
-from backends.formats import KERAS_KIND, Format
+from backends.formats import Format
 from backends.tasks import TASKS, task_of
 from backends.workspace import Workspace
 
@@ -132,14 +132,7 @@ def compare(rows: list[BenchmarkRow]) -> list[BenchmarkRow]:
     """The rows with ``delta``, the change of the task's headline metric (mIoU, top-1) against
     the reference row (the Keras model on TensorFlow, on this workstation); without a
     reference row there is nothing to compare against."""
-    reference = next(
-        (
-            r
-            for r in rows
-            if r.format == KERAS_KIND and r.runtime == "tensorflow" and r.board is None
-        ),
-        None,
-    )
+    reference = reference_row(rows)
     if reference is None or reference.headline is None:
         return rows
     return [
@@ -194,6 +187,14 @@ def check_gates(
             failures.append(f"{where}: {task.primary_label} drop {drop:.4f} > {gates.max_drop}")
         if baseline is not None:
             failures += _against(gates, row, where, baseline)
+    if baseline is not None:
+        stored = {row_key(r) for r in baseline[1] if r.ok}
+        if not any(row_key(r) in stored for r in rows if r.ok):
+            failures.append(
+                f"--baseline {baseline[0]}: none of its rows is of this model's family on the "
+                "same board and software, so nothing was compared; pick a run that measured it "
+                "(`mllib-tui results`)"
+            )
     return failures
 
 
@@ -216,8 +217,8 @@ def _against(gates: Gates, row: BenchmarkRow, where: str, baseline: Baseline) ->
         slowdown = row.latency.p50_ms / ref.latency.p50_ms - 1
         if slowdown > gates.max_slowdown:
             failures.append(
-                f"{where}: p50 {row.latency.p50_ms:.2f} ms is {slowdown:.0%} slower than run "
-                f"{ref_id}'s {ref.latency.p50_ms:.2f} ms (max slowdown {gates.max_slowdown:.0%})"
+                f"{where}: p50 {row.latency.p50_ms:.2f} ms is {slowdown:.1%} slower than run "
+                f"{ref_id}'s {ref.latency.p50_ms:.2f} ms (max slowdown {gates.max_slowdown:.1%})"
             )
     return failures
 
@@ -241,6 +242,9 @@ def finish(
     from backends.report import write_report
 
     rows = compare(rows)
+    if baseline is not None:  # only rows of this model's family compare with its rows
+        related = ws.catalog.in_family(model.id)
+        baseline = (baseline[0], [r for r in baseline[1] if related(r.artifact)])
     report_dir = ws.root / "reports" / run_id
     run = BenchmarkRun(
         run_id=run_id,

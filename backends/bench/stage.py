@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from backends.bench.protocol import Protocol
 from backends.config import Bounded, bounded
-from backends.errors import MllibError
+from backends.errors import BadInput, MllibError
 from backends.events import Log
 from backends.stage import Context, Stage
 
@@ -41,6 +41,14 @@ class Gates(Bounded):
 
     SECTION: ClassVar[str] = "gates"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_slowdown is not None and self.baseline is None:
+            raise BadInput(
+                "gates.max_slowdown compares with a stored run: give it one with --baseline "
+                'RUN|latest (or baseline = "latest" in [gates])'
+            )
+
 
 def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
     from backends.bench.run import benchmark, finish
@@ -64,8 +72,9 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
                 )  # fmt: skip
     try:
         pictures = report_pictures(ctx.ws, rows, dataset, config.failure_images, ctx.emit)
-    except MllibError as exc:  # a picture missing from the report never fails the run
-        ctx.emit(Log(stage="bench", level="warning", message=f"no failure images: {exc}"))
+    except Exception as exc:  # a picture missing from the report never fails the run
+        reason = str(exc) if isinstance(exc, MllibError) else f"{type(exc).__name__}: {exc}"
+        ctx.emit(Log(stage="bench", level="warning", message=f"no failure images: {reason}"))
         pictures = []
     run = finish(
         ctx.ws,

@@ -85,19 +85,19 @@ def results(
         baseline = None
         if delta_from is not None:
             baseline = compare.find_row(rows, delta_from)
-            if baseline is None:
-                names = ", ".join(sorted({compare.row_label(r) for r in rows}))
-                raise BadInput(f"--delta-from {delta_from}: no such row (the rows: {names})")
-        try:
-            table = results_table(rows, sort=sort, reverse=reverse, baseline=baseline)
-        except KeyError as exc:
-            raise BadInput(f"--sort {sort}: {exc.args[0]}") from None
+            if baseline is None or not baseline.ok:
+                names = ", ".join(sorted({compare.row_label(r) for r in rows if r.ok}))
+                raise BadInput(f"--delta-from {delta_from}: no such measured row (those: {names})")
+        keys = [c.key for c in compare.columns(rows)]
+        if sort is not None and sort not in keys:
+            raise BadInput(f"--sort {sort}: no such column (one of: {', '.join(keys)})")
+        table = results_table(rows, sort=sort, reverse=reverse, baseline=baseline)
     if as_json:
         print(json.dumps([row.to_json() for row in rows]))
         return
     stdout.print(table)
     if histograms:
-        for row in (r for r in rows if r.latency):
+        for row in (r for r in compare.sort_rows(rows, sort, reverse=reverse) if r.latency):
             stdout.print(f"\n{escape(compare.row_label(row))}")
             for line in compare.histogram(row.latency):
                 stdout.print(f"  {line}", highlight=False)

@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from backends.bench import compare
 from backends.bench.rows import BenchmarkRow
 from backends.catalog import ArtifactRecord
-from backends.errors import BadInput, MllibError
+from backends.errors import BadInput, Cancelled, MllibError
 from backends.tasks import TASKS
 from backends.workspace import Workspace
 from mllib_tui.screens.palette import ScreenCommands
@@ -222,10 +223,17 @@ class ResultsScreen(Screen[None]):
     def images(self, row: BenchmarkRow, other: BenchmarkRow | None) -> None:
         """Run the rows' models over the validation split here (a worker: never the event
         loop) and show the images found."""
+        from backends import events as ev
         from backends.failures import lowest_iou, most_different
 
-        def emit(_: Any) -> None:
-            return None
+        worker = get_current_worker()
+
+        def emit(event: Any) -> None:
+            if worker.is_cancelled:  # another row asked for images: this scan stops
+                raise Cancelled("superseded")
+            if isinstance(event, ev.Progress):
+                done = f"{event.done:.0f}/{event.total:.0f} images"
+                self.app.call_from_thread(self.status, f"Scanning {compare.row_label(row)}: {done}")
 
         try:
             catalog = self.ws.catalog
@@ -247,13 +255,20 @@ class ResultsScreen(Screen[None]):
                     f"{compare.row_label(other)} | {compare.row_label(row)} | differing pixels "
                     "white: " + ", ".join(f"#{f.index} {f.differing:.1%}" for f in found[:IMAGES])
                 )
+        except Cancelled:
+            return
         except Exception as exc:  # shown on the status line: the screen stays usable
-            reason = str(exc) if isinstance(exc, MllibError) else f"{type(exc).__name__}: {exc}"
-            message = f"{compare.row_label(row)}: no images ({reason.splitlines()[0]}); rows of "
-            message += "a board's own runtime (TensorRT, the Edge TPU) cannot run here"
+            if isinstance(exc, BadInput):  # it says what is wrong (a classification model...)
+                message = f"{compare.row_label(row)}: no images: {exc}"
+            else:
+                reason = str(exc) if isinstance(exc, MllibError) else type(exc).__name__
+                message = f"{compare.row_label(row)}: no images ({reason.splitlines()[0]}); "
+                message += "rows of a board's own runtime (TensorRT, the Edge TPU) run there only"
             self.app.call_from_thread(self.status, message, "red")
             return
-        self.app.call_from_thread(self._show_images, [f.panel() for f in found[:IMAGES]], caption)
+        if not worker.is_cancelled:
+            panels = [f.panel() for f in found[:IMAGES]]
+            self.app.call_from_thread(self._show_images, panels, caption)
 
     def _show_images(self, panels: list[np.ndarray], caption: str) -> None:
         view = self.query_one("#images", ImageView)
