@@ -41,13 +41,7 @@ class MllibApp(App[None]):
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Cancel running work"),
         Binding("d", "deploy", "Deploy", id="deploy", tooltip="Deploy the selected model"),
         Binding("p", "probe", "Probe", id="probe", tooltip="Probe every board"),
-        Binding(
-            "v",
-            "results",
-            "Results",
-            id="results",
-            tooltip="Compare the selected model's rows across boards, runtimes and runs",
-        ),
+        Binding("v", "results", "Results", id="results", tooltip="Compare a model's rows"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit_app", "Quit", id="quit"),
     ]

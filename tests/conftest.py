@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -137,6 +138,14 @@ def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = cli("run", "--headless", "--json", "-w", str(root), str(TINY))
     assert result.returncode == 0, result.stderr
     return root
+
+
+@pytest.fixture
+def app_ws(trained_ws: Path, tmp_path: Path) -> Path:
+    """A copy of the trained workspace that a test may change."""
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_ws, copy)
+    return copy
 
 
 SUBSET = """

@@ -1,6 +1,5 @@
 """The app under Pilot: flows asserted on messages and screen state, real engine underneath."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from mllib_tui.screens.dashboard import Dashboard
 from mllib_tui.screens.modals import Confirm, DeployForm, Help
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
 from tests.conftest import TINY
-
-
-@pytest.fixture
-def app_ws(trained_ws: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "ws"
-    shutil.copytree(trained_ws, copy)
-    return copy
 
 
 class Recorder:
@@ -116,38 +108,6 @@ async def test_what_a_headless_run_did_is_on_screen_when_the_app_opens(app_ws: P
         await pilot.pause(0.2)
         shown = [r[0] for r in rows(app.screen.query_one("#bench", DataTable))]
         assert shown == [r.software for r in measured]
-
-
-async def test_results_show_where_a_row_fails_and_where_int8_differs(app_ws: Path) -> None:
-    """Real inference over the validation split, in a worker: the lowest-IoU images of the
-    selected row, then where LiteRT int8 differs from the TensorFlow fp32 baseline."""
-    from backends.workspace import Workspace
-    from mllib_tui.screens.results import IMAGES, ResultsScreen
-    from mllib_tui.widgets.image import ImageView
-
-    catalog = Workspace.open(app_ws).catalog
-    (model,) = catalog.artifacts("model")
-    app = MllibApp(app_ws)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: bool(app.snapshot.models))
-        await pilot.press("v")
-        screen = app.screen
-        assert isinstance(screen, ResultsScreen) and screen.model.id == model.id
-        await wait_for(pilot, lambda: bool(screen.shown))
-        table = screen.query_one("#results", DataTable)
-        softwares = [str(c) for c in table.get_column("Software")]
-        assert {"TensorFlow fp32", "LiteRT int8"} <= set(softwares)
-        assert screen.baseline is not None and screen.baseline.software == "TensorFlow fp32"
-        status = screen.query_one("#status")
-        view = screen.query_one("#images", ImageView)
-        await pilot.press("f")  # the baseline row is under the cursor
-        await wait_for(pilot, lambda: "lowest mIoU" in str(status.render()))
-        assert view.display and view._image is not None
-        assert view._image.shape == (IMAGES * 64, 3 * 64, 3)  # image | truth | prediction each
-        table.move_cursor(row=softwares.index("LiteRT int8"))
-        await pilot.press("i")
-        await wait_for(pilot, lambda: "differing pixels" in str(status.render()))
-        assert "TensorFlow fp32@local | LiteRT int8@local" in str(status.render())
 
 
 @pytest.mark.slow
