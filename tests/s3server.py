@@ -94,9 +94,11 @@ class S3Server:
             if self.process.poll() is not None:
                 break
             time.sleep(0.1)
-        raise RuntimeError(
-            f"SeaweedFS did not start: {(self.root / 'weed.log').read_text()[-2000:]}"
-        )
+        raise RuntimeError(f"SeaweedFS did not start: {self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The server's own log, for a failing assertion's message."""
+        return "\nSeaweedFS log:\n" + (self.root / "weed.log").read_text()[-chars:]
 
     def _volumes_registered(self) -> bool:
         """The S3 gateway answers before the volume server has joined the master; until it

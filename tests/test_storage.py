@@ -257,7 +257,7 @@ def test_the_original_creds_json_as_its_readme_prints_it(
     opts = ["--creds", str(creds)]
     pushed = cli("storage", "push", "dataset", "tiny", "-w", str(trained_ws), *opts,
                  "--create-bucket")  # fmt: skip
-    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.returncode == 0, pushed.stderr + s3.log_tail()
     assert "TLS certificates are NOT verified" in pushed.stderr
     fresh = tmp_path / "fresh"
     listed = cli("storage", "ls", "--json", "-w", str(fresh), *opts)

@@ -8,6 +8,7 @@ or key and what to do — never a credential.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import json
@@ -23,6 +24,7 @@ from backends.storage.transfer import CHUNK, VerifiedFile
 
 MULTIPART = 16 << 20  # parts of 16 MiB above 16 MiB
 CONCURRENCY = 8
+CREATE_TRIES = 5  # 0.25 + 0.5 + 1 + 2 s between them
 STALE_UPLOAD = datetime.timedelta(hours=1)  # an upload with no new part for this long is dead
 
 
@@ -187,13 +189,25 @@ class S3Store:
                     f"{self.label}: bucket {bucket!r} does not exist: a push creates it with "
                     "--create-bucket (from Python: push(..., create_bucket=True))"
                 ) from None
-            try:
-                await client.create_bucket(Bucket=bucket)
-            except client.exceptions.ClientError as exc:  # a concurrent push made it first
-                if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise
+            await self._create_bucket(client, bucket)
 
         self._checked.add(bucket)
+
+    @staticmethod
+    async def _create_bucket(client: Any, bucket: str) -> None:
+        """Create ``bucket``. A concurrent push may make it first; a store that has just started
+        (SeaweedFS while its filer settles) may answer NoSuchBucket for a moment: asked again."""
+        for attempt in range(CREATE_TRIES):
+            try:
+                await client.create_bucket(Bucket=bucket)
+                return
+            except client.exceptions.ClientError as exc:
+                code = _code(exc)
+                if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    return
+                if code != "NoSuchBucket" or attempt == CREATE_TRIES - 1:
+                    raise
+            await asyncio.sleep(0.25 * 2**attempt)
 
     @staticmethod
     async def _abort_stale(client: Any, bucket: str, key: str) -> None:
