@@ -24,7 +24,8 @@ class Event:
     """Base of every event. Each subclass declares ``stage`` first and then ``board`` (the
     board it is about; None for this workstation), ``job_id`` (its catalog job, if any) and
     ``ts`` (seconds since the epoch) last, so the module runs on the Python 3.8 of a board (no
-    ``kw_only``). Front ends route events by these fields, never by parsing stage names."""
+    ``kw_only``); events of work on a Ray cluster also name its ``worker``. Front ends route
+    events by these fields, never by parsing stage names."""
 
     stage: str
 
@@ -39,6 +40,7 @@ class StageStarted(Event):
     title: str
     board: str | None = None
     job_id: int | None = None
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -50,6 +52,7 @@ class StageFinished(Event):
     detail: str = ""
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -65,6 +68,7 @@ class Progress(Event):
     message: str = ""
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -79,6 +83,7 @@ class Metric(Event):
     step: int | None = None
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -93,6 +98,7 @@ class ArtifactWritten(Event):
     parent_id: int | None = None
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -103,6 +109,7 @@ class Log(Event):
     message: str
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -113,6 +120,7 @@ class Error(Event):
     error_type: str
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 
@@ -125,6 +133,7 @@ class Result(Event):
     data: Mapping[str, Any]
     board: str | None = None  # the board it is about (None: this workstation)
     job_id: int | None = None  # the catalog job it belongs to
+    worker: str | None = None  # the Ray worker (host:pid) that did it; None: here
     ts: float = field(default_factory=_now)
 
 

@@ -4,9 +4,12 @@ The stages are a registry (``STAGE_MODULES``: one module each, each declaring it
 what it consumes and produces, and how it runs); the pipeline file's parser is built from it.
 A file that names no stage of its own (or no file) runs the default loop, dataset -> train ->
 convert -> bench; a stage off the default loop (``[engines]``) runs when its section is there;
-``stages = [...]`` at the top level runs exactly those. Stages are resumable: a dataset with the
-same content is not rebuilt, a finished training or conversion with the same key is reused
-(``force`` redoes them), and an interrupted training resumes from its last checkpoint.
+``stages = [...]`` at the top level runs exactly those. ``[executor]`` says where the work runs
+(here, or as tasks on Ray) and ``[sweep]`` trains a grid of ``[train]`` variants.
+
+Stages are resumable: a dataset with the same content is not rebuilt, a finished training or
+conversion with the same key is reused (``force`` redoes them), and an interrupted training
+resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from backends.bench.stage import Gates
 from backends.config import parse, read_toml
 from backends.errors import BadInput, Cancelled, MllibError, StageFailed, read_input
 from backends.events import Emit, Error, StageFinished, StageStarted
+from backends.executor import open_executor
+from backends.executor.config import ExecutorConfig
 from backends.stage import Context, Stage
+from backends.sweep import Sweep, parse_sweep
 from backends.workspace import Workspace
 
 STAGE_MODULES = (  # the loop, in its order
@@ -42,10 +48,17 @@ STAGES: dict[str, Stage] = {
 
 
 class Pipeline:
-    """Which stages run, in order, each with its config; and the gates of the run."""
+    """Which stages run, in order, each with its config; the gates of the run; where its work
+    runs (``executor``); and the training settings it sweeps, if any."""
 
     def __init__(
-        self, *, stages: Sequence[str] | None = None, gates: Gates | None = None, **configs: Any
+        self,
+        *,
+        stages: Sequence[str] | None = None,
+        gates: Gates | None = None,
+        executor: ExecutorConfig | None = None,
+        sweep: Sweep | None = None,
+        **configs: Any,
     ) -> None:
         unknown = sorted(set(configs) - set(STAGES))
         if unknown:
@@ -55,6 +68,14 @@ class Pipeline:
         self.stages = _ordered(stages)
         self.configs = configs
         self.gates = gates or Gates()
+        self.executor = executor or ExecutorConfig()
+        self.sweep = sweep
+
+    def variants(self) -> list[tuple[str | None, Any]]:
+        """(label, train config) of each model the run trains: one, unlabelled, without a
+        sweep; one per point of the sweep's grid with one."""
+        base = self.config("train")
+        return [(None, base)] if self.sweep is None else list(self.sweep.variants(base))
 
     def config(self, name: str) -> Any:
         """A stage's config: the pipeline's, else the stage's defaults."""
@@ -70,6 +91,8 @@ class Pipeline:
             "stages": list(self.stages),
             **{name: asdict(self.config(name)) for name in self.stages},
             "gates": asdict(self.gates),
+            "executor": asdict(self.executor),
+            **({"sweep": self.sweep.to_json()} if self.sweep else {}),
         }
 
 
@@ -100,7 +123,7 @@ def parse_pipeline(raw: bytes, source: str) -> Pipeline:
     """A pipeline file's bytes (named ``source`` in messages): one section per stage, built by
     the stage's own config, plus ``[gates]`` and an optional top-level ``stages`` list."""
     data = read_toml(raw, source)
-    allowed = [*STAGES, "gates", "stages"]
+    allowed = [*STAGES, "gates", "executor", "sweep", "stages"]
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise BadInput(
@@ -113,8 +136,12 @@ def parse_pipeline(raw: bytes, source: str) -> Pipeline:
         raise BadInput(f"{source}: stages must be a list of stage names, got {stages!r}")
     configs = {name: _section(STAGES[name], data[name], source) for name in STAGES if name in data}
     gates = parse(Gates, data["gates"], source, "gates.") if "gates" in data else None
+    executor = (
+        parse(ExecutorConfig, data["executor"], source, "executor.") if "executor" in data else None
+    )
+    sweep = parse_sweep(data["sweep"], source) if "sweep" in data else None
     try:
-        return Pipeline(stages=stages, gates=gates, **configs)
+        return Pipeline(stages=stages, gates=gates, executor=executor, sweep=sweep, **configs)
     except BadInput as exc:
         raise BadInput(f"{source}: {exc}") from None
 
@@ -171,15 +198,20 @@ def run(
 
     run_id = new_run_id()
     baseline = baseline_run(ws, pipeline.gates.baseline, run_id)  # a wrong name costs no work
+    executor = open_executor(pipeline.executor, ws, emit)
     ctx = Context(
-        ws, emit, pipeline, run_id, force=force, junit=junit, devices=devices, baseline=baseline
-    )
-    for name in pipeline.stages:
-        stage = STAGES[name]
-        with _stage(emit, name, stage.title) as done:
-            produced, detail = stage.run(ctx, pipeline.config(name))
-            ctx.outputs.update(produced)
-            done(detail)
+        ws, emit, pipeline, run_id, force=force, junit=junit, devices=devices, baseline=baseline,
+        executor=executor,
+    )  # fmt: skip
+    try:
+        for name in pipeline.stages:
+            stage = STAGES[name]
+            with _stage(emit, name, stage.title) as done:
+                produced, detail = stage.run(ctx, pipeline.config(name))
+                ctx.outputs.update(produced)
+                done(detail)
+    finally:
+        executor.close()
     return ctx.outputs.get("run")
 
 

@@ -9,10 +9,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 from backends.bench.rows import BenchmarkRow, BenchmarkRun
 from backends.tasks import TASKS, delta_label, metric_columns
+
+if TYPE_CHECKING:
+    from backends.sweep import Ranked
 
 # The report's failure images are found among the first SCANNED validation images: one more
 # pass over all of a 5,000-image split would cost as much as the benchmark itself.
@@ -39,13 +43,23 @@ def write_report(
 
     data = run.to_json()
     for row, row_json in zip(run.rows, data["rows"], strict=True):
-        title = f"{row.software} — {row.hardware}"
+        title = f"{row.label} — {row.hardware}"
         if row.confusion:
             row_json["confusion_png"] = png_name(row)
             confusion_png(directory / png_name(row), row.confusion, list(run.classes), title)
         if row.latency is not None and _has_histogram(row):
             row_json["latency_png"] = png_name(row, "latency")
             latency_png(directory / png_name(row, "latency"), row.latency, title)
+    ranked = _ranked(run)
+    if ranked:
+        from backends import sweep
+
+        sweep.png(directory / sweep.PNG, ranked, _headline(run))
+        data["sweep"] = [
+            {"row": r.row.name, "variant": r.row.variant, "p50_ms": r.p50_ms,
+             "headline": r.headline, "pareto_front": r.front}
+            for r in ranked
+        ]  # fmt: skip
     for picture in pictures:
         (directory / picture.name).write_bytes(picture.png)  # the directory is placed whole
     data["pictures"] = [{"png": p.name, "caption": p.caption} for p in pictures]
@@ -90,6 +104,11 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
     ]
     if run.gate_failures:
         lines += ["## Gates missed", "", *(f"- {f}" for f in run.gate_failures), ""]
+    ranked = _ranked(run)
+    if ranked:
+        from backends import sweep
+
+        lines += sweep.markdown(ranked, _headline(run))
     for task in tasks:
         key, title = task.per_class
         lines += [
@@ -98,7 +117,7 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
             _table(
                 ["Software", "Hardware", *classes],
                 [
-                    [r.software, r.hardware, *(_num((r.metric(key) or {}).get(c)) for c in classes)]
+                    [r.label, r.hardware, *(_num((r.metric(key) or {}).get(c)) for c in classes)]
                     for r in rows
                     if r.task == task.name
                 ],
@@ -122,7 +141,7 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
                 ],
                 [
                     [
-                        r.software,
+                        r.label,
                         str(f["images"]),
                         "-" if f["max_abs_diff"] is None else f"{f['max_abs_diff']:.2e}",
                         f"{f['argmax_agreement']:.5%}",
@@ -165,11 +184,11 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
     plots = [r for r in rows if r.confusion]
     if plots:
         lines += ["## Confusion matrices (rows: true class, row-normalised)", ""]
-        lines += [f"### {r.software} — {r.hardware}\n\n![{r.name}]({png_name(r)})\n" for r in plots]
+        lines += [f"### {r.label} — {r.hardware}\n\n![{r.name}]({png_name(r)})\n" for r in plots]
     timed = [r for r in rows if _has_histogram(r)]
     if timed:
         lines += ["## Latency (inference only; p50, p90, p99 marked)", ""]
-        lines += [f"![{r.software} — {r.hardware}]({png_name(r, 'latency')})\n" for r in timed]
+        lines += [f"![{r.label} — {r.hardware}]({png_name(r, 'latency')})\n" for r in timed]
     if pictures:
         lines += [f"## Where the model fails (among the first {SCANNED} validation images)", ""]
         lines += [f"![{p.caption}]({p.name})\n\n{p.caption}\n" for p in pictures]
@@ -182,10 +201,21 @@ def markdown(run: BenchmarkRun, pictures: Sequence[Picture] = ()) -> str:
     return "\n".join(lines)
 
 
+def _ranked(run: BenchmarkRun) -> list[Ranked]:
+    """A sweep's rows ranked (backends/sweep.py); nothing for a run of one model."""
+    from backends.sweep import rank
+
+    return rank(run.rows) if any(r.variant for r in run.rows) else []
+
+
+def _headline(run: BenchmarkRun) -> str:
+    return TASKS[run.rows[0].task].primary_label
+
+
 def _main_cells(row: BenchmarkRow, columns: list[tuple[str, str]]) -> list[str]:
     status = "ok" if row.ok else f"failed: {row.error or ''}"
     return [
-        row.software,
+        row.label,
         row.hardware,
         "-" if row.images is None else str(row.images),
         *(_num(row.metric(key)) for key, _ in columns),
@@ -212,12 +242,10 @@ def junit_xml(run: BenchmarkRun) -> str:
             suite,
             "testcase",
             classname=row.hardware,
-            name=row.software,
+            name=row.label,
             time=f"{(row.end_to_end.mean_ms if row.end_to_end else 0) / 1000:.6f}",
         )
-        reasons = [
-            f for f in run.gate_failures if f.startswith(f"{row.software} on {row.hardware}:")
-        ]
+        reasons = [f for f in run.gate_failures if f.startswith(f"{row.label} on {row.hardware}:")]
         if not row.ok:
             reasons.append(row.error or "failed")
         if reasons:

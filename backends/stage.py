@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.events import Emit
+from backends.executor.local import Executor, LocalExecutor
 from backends.workspace import Workspace
 
 
@@ -27,6 +28,8 @@ class Context:
     junit: Path | None = None
     devices: Path | None = None
     baseline: Any = None  # backends.bench.run.Baseline: the stored run the gates compare with
+    executor: Executor = field(default_factory=LocalExecutor)  # where trainings, conversions
+    # and workstation benchmark rows run
     outputs: dict[str, Any] = field(default_factory=dict)
 
 

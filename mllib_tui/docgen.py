@@ -20,8 +20,10 @@ import typer
 import typer.main
 from typer.core import TyperArgument
 
+from backends import sweep
 from backends.bench.stage import Gates
 from backends.config import RANGE, format_bound
+from backends.executor.config import ExecutorConfig
 from backends.pipeline import STAGES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference"
@@ -70,7 +72,29 @@ def pipeline_reference() -> str:
         for choice, cls in stage.choices.items():
             lines += [f'### `source = "{choice}"`', "", *_doc(cls), *_fields(cls, name)]
     lines += ["## `[gates]` — what fails the run", "", *_doc(Gates), *_fields(Gates, "gates")]
+    lines += [
+        "## `[executor]` — where the work runs",
+        "",
+        *_doc(ExecutorConfig),
+        *_fields(ExecutorConfig, "executor"),
+        "## `[sweep]` — a grid of `[train]` variants",
+        "",
+        *_module_doc(sweep),
+        f"Any `[train]` key can be swept; at most {sweep.MAX_VARIANTS} variants.",
+        "",
+    ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _module_doc(module: object) -> list[str]:
+    """A module's docstring as paragraphs (an indented example kept as a code block)."""
+    out: list[str] = []
+    for block in (inspect.getdoc(module) or "").split("\n\n"):
+        if block.startswith("    "):
+            out += ["```toml", *(line[4:] for line in block.splitlines()), "```", ""]
+        else:
+            out += [" ".join(block.split()), ""]
+    return out
 
 
 def _doc(cls: type) -> list[str]:

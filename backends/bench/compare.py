@@ -36,7 +36,7 @@ class StoredRow:
 
 def row_key(row: BenchmarkRow) -> tuple[str, str]:
     """What a row is matched on across runs and baselines: where it ran and what ran."""
-    return row.board or "local", row.software
+    return row.board or "local", row.label
 
 
 def row_label(row: BenchmarkRow) -> str:
@@ -150,7 +150,7 @@ def results_table(
     ]
     body = []
     for row in ordered:
-        lead = [*([] if shared else [row.hardware]), row.software]
+        lead = [*([] if shared else [row.hardware]), row.label]
         if not row.ok:
             reason = f"{row.status}: {row.error or ''}"
             body.append([*lead, reason, *[""] * (len(headers) - len(lead) - 1)])

@@ -72,6 +72,17 @@ class BenchmarkRow:
         return self.figures.get("confusion")
 
     @property
+    def variant(self) -> str | None:
+        """The sweep variant the row's model was trained as (``width=0.25``), if any."""
+        value = self.extra.get("variant")
+        return value if isinstance(value, str) else None
+
+    @property
+    def label(self) -> str:
+        """The Software column: the runtime and precision, and the sweep variant if any."""
+        return f"{self.software} ({self.variant})" if self.variant else self.software
+
+    @property
     def headline(self) -> float | None:
         """The task's headline figure (mIoU, top-1): what deltas and gates compare."""
         return self.metric(TASKS[self.task].primary)

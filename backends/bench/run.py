@@ -130,17 +130,18 @@ def benchmark_run(
 
 def compare(rows: list[BenchmarkRow]) -> list[BenchmarkRow]:
     """The rows with ``delta``, the change of the task's headline metric (mIoU, top-1) against
-    the reference row (the Keras model on TensorFlow, on this workstation); without a
-    reference row there is nothing to compare against."""
-    reference = reference_row(rows)
-    if reference is None or reference.headline is None:
-        return rows
-    return [
-        dataclasses.replace(row, delta=round(row.headline - reference.headline, 6))
-        if row.headline is not None
-        else row
-        for row in rows
-    ]
+    the reference row (the Keras model on TensorFlow, on this workstation; a sweep's variants
+    each against their own); without a reference row there is nothing to compare against."""
+    references = {row.variant: reference_row([r for r in rows if r.variant == row.variant])
+                  for row in rows}  # fmt: skip
+    out = []
+    for row in rows:
+        reference = references[row.variant]  # a sweep's variants: each against its own
+        if reference is None or reference.headline is None or row.headline is None:
+            out.append(row)
+        else:
+            out.append(dataclasses.replace(row, delta=round(row.headline - reference.headline, 6)))
+    return out
 
 
 Baseline = tuple[str, list[BenchmarkRow]]  # a stored run: its id and rows
@@ -176,7 +177,7 @@ def check_gates(
     }
     failures = []
     for row in (r for r in rows if r.ok):
-        where = f"{row.software} on {row.hardware}"
+        where = f"{row.label} on {row.hardware}"
         task = TASKS[row.task]
         for key, floor in floors.items():
             value = row.metric(key)

@@ -4,11 +4,13 @@ loads it, with the benchmark protocol on the whole validation split; TensorRT en
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from backends.bench.protocol import Protocol
+from backends.bench.rows import BenchmarkRow
 from backends.config import Bounded, bounded
 from backends.errors import BadInput, MllibError
 from backends.events import Log
@@ -56,11 +58,15 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
     from backends.failures import report_pictures
 
     dataset, model = ctx.outputs["dataset"], ctx.outputs["model"]
-    rows = [
-        row
-        for artifact in [model, *ctx.outputs.get("conversions", [])]
-        for row in benchmark(ctx.ws, artifact, dataset, config, ctx.emit)
-    ]
+    conversions = ctx.outputs.get("conversions_of", {})
+    variants = ctx.outputs.get("variants", {})
+    rows = []
+    for number, each in enumerate(ctx.outputs.get("models", [model]), 1):
+        measured = ctx.executor.bench(
+            ctx.ws, [each, *conversions.get(each.id, [])], dataset, config, ctx.emit
+        )
+        label = variants.get(each.id)
+        rows += measured if label is None else [_of_variant(r, number, label) for r in measured]
     engines = ctx.outputs.get("engines", {})  # board -> the engines built (or kept) for it
     if engines:
         inventory = load_inventory(ctx.devices, ctx.ws.root)
@@ -91,6 +97,13 @@ def run(ctx: Context, config: BenchStep) -> tuple[Mapping[str, Any], str]:
         pictures=pictures,
     )
     return {"run": run}, f"{len(rows)} rows"
+
+
+def _of_variant(row: BenchmarkRow, number: int, label: str) -> BenchmarkRow:
+    """A sweep variant's row: named apart from the other variants' (``v2-litert-int8``)."""
+    return dataclasses.replace(
+        row, name=f"v{number}-{row.name}", extra={**row.extra, "variant": label}
+    )
 
 
 STAGE = Stage(

@@ -72,21 +72,14 @@ def convert(
     force: bool = False,
 ) -> Conversion:
     """Convert Keras model artifact ``model`` to ``fmt`` at ``precision``."""
-    if model.kind != KERAS_KIND:
-        raise BadInput(f"artifact {model.id} is a {model.kind}, not a Keras model to convert")
-    source = _source(ws, model, fmt, precision)
-    options = {k: v for k, v in asdict(step).items() if k not in ("targets", "fallback")}
-    key = hashlib.sha256(
-        json.dumps([source.sha256, fmt.name, precision.value, options], sort_keys=True).encode()
-    ).hexdigest()
-    if not force and (cached := _cached(ws, key)) is not None:
-        return cached
+    source, key = conversion_key(ws, model, fmt, precision, step)
+    if not force and (found := cached(ws, key)) is not None:
+        return found
     if model.dataset_id is None:
         raise BadInput(f"model artifact {model.id} has no dataset to check fidelity against")
     dataset = ws.catalog.dataset_by_id(model.dataset_id)
     root, classes = ws.path(dataset.path), dataset.manifest["classes"]
-    params = {"model": model.id, "format": fmt.name, "precision": precision.value, **options}
-    with ws.job("convert", key, params) as job_id:
+    with ws.job("convert", key, conversion_params(model, fmt, precision, step)) as job_id:
         representative = (
             stratified(split(root, "train"), step.representative_images, len(classes))
             if precision is Precision.INT8
@@ -138,6 +131,29 @@ def convert(
         )
     )
     return Conversion(artifact, artifact.meta["fidelity"], cached=False)
+
+
+def conversion_key(
+    ws: Workspace, model: ArtifactRecord, fmt: Format, precision: Precision, step: ConvertStep
+) -> tuple[ArtifactRecord, str]:
+    """(the artifact ``fmt`` converts from, the job's key: its hash, the format, the precision
+    and the options): a finished job with this key is the same conversion."""
+    if model.kind != KERAS_KIND:
+        raise BadInput(f"artifact {model.id} is a {model.kind}, not a Keras model to convert")
+    source = _source(ws, model, fmt, precision)
+    payload = [source.sha256, fmt.name, precision.value, _options(step)]
+    return source, hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def conversion_params(
+    model: ArtifactRecord, fmt: Format, precision: Precision, step: ConvertStep
+) -> dict[str, Any]:
+    """What the job records of the conversion."""
+    return {"model": model.id, "format": fmt.name, "precision": precision.value, **_options(step)}
+
+
+def _options(step: ConvertStep) -> dict[str, Any]:
+    return {k: v for k, v in asdict(step).items() if k not in ("targets", "fallback")}
 
 
 def _source(
@@ -228,7 +244,8 @@ def _inherited(source: ArtifactRecord) -> Fidelity:
     return Fidelity(**figures)
 
 
-def _cached(ws: Workspace, key: str) -> Conversion | None:
+def cached(ws: Workspace, key: str) -> Conversion | None:
+    """The newest finished conversion with ``key`` whose file is intact."""
     for job in reversed(ws.catalog.jobs("convert", key)):
         if job.state != "done":
             continue

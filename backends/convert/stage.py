@@ -12,6 +12,7 @@ from backends.bench.stage import BenchStep
 from backends.catalog import ArtifactRecord
 from backends.config import Bounded, bounded
 from backends.events import Emit, Log
+from backends.executor.local import Executor, LocalExecutor
 from backends.formats import Precision
 from backends.stage import Context, Stage
 from backends.workspace import Workspace
@@ -45,9 +46,20 @@ class Converted:
 
 def run(ctx: Context, config: ConvertStep) -> tuple[Mapping[str, Any], str]:
     bench = ctx.pipeline.config("bench")
-    converted = convert_all(ctx.ws, ctx.outputs["model"], config, bench, ctx.emit, force=ctx.force)
-    detail = ", ".join(f"{a.kind} {a.meta['precision']}" for a in converted.artifacts)
-    return {"conversions": converted.artifacts, "ladder": converted.ladder}, detail
+    built = [
+        convert_all(ctx.ws, model, config, bench, ctx.emit, force=ctx.force, executor=ctx.executor)
+        for model in ctx.outputs["models"]
+    ]
+    detail = ", ".join(f"{a.kind} {a.meta['precision']}" for a in built[0].artifacts)
+    if len(built) > 1:
+        detail = f"{len(built)} models: {detail} each"
+    return {
+        "conversions": [a for b in built for a in b.artifacts],
+        "conversions_of": {
+            model.id: b.artifacts for model, b in zip(ctx.outputs["models"], built, strict=True)
+        },
+        "ladder": [rung for b in built for rung in b.ladder],
+    }, detail
 
 
 STAGE = Stage(
@@ -68,22 +80,27 @@ def convert_all(
     emit: Emit,
     *,
     force: bool = False,
+    executor: Executor | None = None,
 ) -> Converted:
     """Every target of ``[convert]`` (an int8 that misses its gate falls back to fp16), then
-    every ``ladder`` format's fastest faithful precision (timed with the ``bench`` protocol)."""
-    from backends.convert.job import convert, parse_target
-    from backends.convert.ladder import climb
-    from backends.runtimes import load
+    every ``ladder`` format's fastest faithful precision (timed with the ``bench`` protocol).
+    The executor runs each wave's conversions (all of them at once, on Ray)."""
+    from backends.convert.job import parse_target
 
+    executor = executor or LocalExecutor()
     targets = [parse_target(t) for t in step.targets]  # all checked before any work
     ladders = [parse_target(name)[0] for name in step.ladder]
-    reference = load("tensorflow", ws.verify(model))
     built: list[ArtifactRecord] = []
-    for fmt, precision in targets:
-        result = convert(ws, model, fmt, precision, step, emit, reference=reference, force=force)
-        built.append(result.artifact)
-        fidelity = result.fidelity
-        if not result.passed:
+    wave = list(targets)
+    while wave:
+        fallbacks = []
+        for (fmt, precision), result in zip(
+            wave, executor.convert(ws, model, wave, step, emit, force=force), strict=True
+        ):
+            built.append(result.artifact)
+            if result.passed:
+                continue
+            fidelity = result.fidelity
             emit(
                 Log(
                     stage="convert",
@@ -107,9 +124,10 @@ def convert_all(
                     )
                 )
                 targets.append(fallback)
+                fallbacks.append(fallback)
+        wave = fallbacks
     summaries: list[dict[str, Any]] = []
-    for fmt in ladders:
-        kept, rungs = climb(ws, model, fmt, step, bench, emit, reference=reference, force=force)
+    for kept, rungs in executor.climb(ws, model, ladders, step, bench, emit, force=force):
         built += [kept] if kept else []
         summaries += rungs
     return Converted(built, summaries)

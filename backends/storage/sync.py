@@ -176,14 +176,32 @@ async def pull_artifact(
             raise BadInput(f"{store.label}: {len(matches)} artifacts start with {sha256!r}")
         sha256 = matches[0]
     check_sha256(sha256, "artifact")
+    for artifact in ws.catalog.artifacts():
+        if artifact.sha256 == sha256:
+            return artifact
+    return await receive_artifact(ws, store, target, sha256, emit)
+
+
+@connected
+async def receive_artifact(
+    ws: Workspace,
+    store: Store,
+    target: Target,
+    sha256: str,
+    emit: Emit,
+    *,
+    parent_id: int | None = None,
+    job_id: int | None = None,
+    dataset_id: int | None = None,
+) -> ArtifactRecord:
+    """Download artifact ``sha256`` and record it with the lineage given (what a Ray worker
+    made is recorded as a local job would record it); its hash is checked again as a whole
+    when it is written into the workspace."""
     key = target.key("artifacts", f"{sha256}.json")
     raw = await store.get_json(target, key)
     if raw is None:
         raise BadInput(f"{store.label}: no artifact {sha256[:12]}: see `mllib-tui storage ls`")
     index = ArtifactIndex.parse(raw, _where(store, target, key), sha256)
-    for artifact in ws.catalog.artifacts(index.kind):
-        if artifact.sha256 == sha256:
-            return artifact
     staging = ws.temporary(f"pull-{sha256[:12]}")
     try:
         await _pull_files(store, target, index.files, staging, emit, f"artifact {sha256[:12]}")
@@ -192,12 +210,18 @@ async def pull_artifact(
             source = staging if index.directory else staging / index.name
             source.rename(path)
 
-        record = ws.write_artifact(
-            kind=index.kind, name=index.name, write=place, meta=index.meta, expect=sha256
+        return ws.write_artifact(
+            kind=index.kind,
+            name=index.name,
+            write=place,
+            meta=index.meta,
+            expect=sha256,
+            parent_id=parent_id,
+            job_id=job_id,
+            dataset_id=dataset_id,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return record
 
 
 @connected

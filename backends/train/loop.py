@@ -12,19 +12,18 @@ with the same key resumes from the last completed epoch instead of starting over
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from backends.catalog import ArtifactRecord, DatasetRecord
+from backends.catalog import DatasetRecord
 from backends.datasets.preprocess import augment, augment_batch
 from backends.datasets.shards import Split, split
 from backends.durable import fsync, write_durably
@@ -33,6 +32,7 @@ from backends.events import Emit, Log, Metric, ProgressReporter
 from backends.formats import KERAS_KIND
 from backends.runtimes.tensorflow import TensorFlowRuntime, import_tensorflow
 from backends.tasks import SEGMENTATION, Task, task_of
+from backends.train.jobs import TrainedModel, cached, train_key, train_params
 from backends.train.stage import TrainConfig
 from backends.workspace import Workspace
 
@@ -40,20 +40,6 @@ import_tensorflow()
 import keras  # noqa: E402
 
 HISTORY = "history.json"  # the epochs' figures, beside the checkpoints
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    model_id: int | None  # None when a cached result was reused
-    keras: ArtifactRecord
-    savedmodel: ArtifactRecord
-    resumed_from: int  # epochs already done when this job started
-    cached: bool
-
-
-def train_key(dataset: DatasetRecord, config: TrainConfig) -> str:
-    payload = json.dumps({"dataset": dataset.version, **asdict(config)}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def train(
@@ -66,8 +52,8 @@ def train(
     force: bool = False,
 ) -> TrainedModel:
     key = train_key(dataset, config)
-    if not force and (cached := _cached(ws, key)) is not None:
-        return cached
+    if not force and (found := cached(ws, key)) is not None:
+        return found
     from backends.networks import build, choose, loss_for
 
     root = ws.path(dataset.path)
@@ -81,9 +67,7 @@ def train(
     checkpoints.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    with ws.job(
-        "train", key, {"dataset": f"{dataset.name}@{dataset.version}", **asdict(config)}
-    ) as job_id:
+    with ws.job("train", key, train_params(dataset, config)) as job_id:
         model, done_epochs = _resume(checkpoints)
         if model is None:
             model = build(
@@ -169,21 +153,6 @@ def train(
             config=asdict(config),
         )
     return TrainedModel(model_id, keras_artifact, savedmodel, done_epochs, cached=False)
-
-
-def _cached(ws: Workspace, key: str) -> TrainedModel | None:
-    for job in reversed(ws.catalog.jobs("train", key)):
-        if job.state != "done":
-            continue
-        found = {a.kind: a for a in ws.catalog.artifacts(job_id=job.id)}
-        if {"model", "savedmodel"} <= found.keys():
-            try:
-                for artifact in found.values():
-                    ws.verify(artifact)
-            except Exception:
-                continue
-            return TrainedModel(None, found["model"], found["savedmodel"], 0, cached=True)
-    return None
 
 
 def _history(checkpoints: Path, epochs: int) -> dict[str, list[float | None]]:

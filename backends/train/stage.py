@@ -26,15 +26,28 @@ class TrainConfig(Bounded):
 
 
 def run(ctx: Context, config: TrainConfig) -> tuple[Mapping[str, Any], str]:
-    from backends.train.loop import train  # Keras: imported only when training
-
-    trained = train(ctx.ws, ctx.outputs["dataset"], config, ctx.emit, force=ctx.force)
-    detail = (
-        "reused a finished run with the same data and config"
-        if trained.cached
-        else f"artifact {trained.keras.id}"
+    """The model of ``[train]``, or one per variant of a ``[sweep]`` (trained at once on Ray)."""
+    variants = ctx.pipeline.variants()  # [(None, config)] without a sweep
+    trained = ctx.executor.train(
+        ctx.ws, ctx.outputs["dataset"], [c for _, c in variants], ctx.emit, force=ctx.force
     )
-    return {"model": trained.keras}, detail
+    models = [t.keras for t in trained]
+    reused = sum(t.cached for t in trained)
+    if len(trained) == 1:
+        detail = (
+            "reused a finished run with the same data and config"
+            if reused
+            else f"artifact {models[0].id}"
+        )
+    else:
+        detail = f"{len(trained)} variants ({reused} reused): artifacts " + ", ".join(
+            str(m.id) for m in models
+        )
+    return {
+        "model": models[0],
+        "models": models,
+        "variants": {m.id: label for m, (label, _) in zip(models, variants, strict=True)},
+    }, detail
 
 
 STAGE = Stage(
@@ -43,5 +56,5 @@ STAGE = Stage(
     config=TrainConfig,
     run=run,
     consumes=("dataset",),
-    produces=("model",),
+    produces=("model", "models", "variants"),
 )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from backends.bench.stage import Gates
+from backends.errors import BadInput
 from backends.pipeline import Pipeline, load_pipeline
 from backends.pipeline import run as run_pipeline
 from backends.workspace import Workspace
@@ -92,6 +93,23 @@ def run(
             **bounds(Gates, "max_slowdown"),
         ),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            metavar="local|ray",
+            help="Where trainings, conversions and this machine's benchmark rows run: here "
+            "(local, the default) or as tasks on a Ray cluster (ray; overrides the pipeline "
+            "file's [executor] kind).",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="The Ray cluster: auto (the one started on this machine), HOST:PORT, or "
+            "ray://HOST:10001 (Ray Client). Implies --executor ray.",
+        ),
+    ] = None,
     junit: JunitOption = None,
     devices: DevicesOption = None,
 ) -> None:
@@ -99,6 +117,10 @@ def run(
     train -> convert -> bench; [engines] adds TensorRT builds on boards; `stages = [...]` runs
     exactly those) and write the report to <workspace>/reports/<run-id>/ (results.md,
     results.json, confusion-matrix PNGs).
+
+    With --executor ray (or [executor] kind = "ray"), each training, conversion and
+    benchmark row of this machine is a task on a Ray cluster, and a [sweep] trains its
+    variants at once: see docs/ray.md.
 
     Gate options override the pipeline file's [gates]. Exit status: 0 ok, 1 a quality gate
     failed, 2 bad input or configuration, 3 a stage or a benchmark row failed, 130 interrupted.
@@ -117,6 +139,12 @@ def run(
         }
         pipeline.gates = dataclasses.replace(
             pipeline.gates, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        if executor is not None and executor not in ("local", "ray"):
+            raise BadInput(f"--executor must be local or ray, got {executor!r}")
+        chosen = {"kind": executor or ("ray" if ray_address else None), "address": ray_address}
+        pipeline.executor = dataclasses.replace(
+            pipeline.executor, **{k: v for k, v in chosen.items() if v is not None}
         )
         ws = Workspace.open(workspace)
         with JsonLines() if as_json else RichProgress() as render:

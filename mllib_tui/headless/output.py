@@ -84,6 +84,10 @@ class RichProgress:
                     message="",
                 )
             case ev.Progress(done=done, total=total, unit=unit, message=message):
+                if where not in self._tasks and event.worker:  # a Ray task: a bar of its own
+                    self._tasks[where] = self._progress.add_task(
+                        f"{event.stage} {event.worker}", total=total, unit=unit, message=""
+                    )
                 if where in self._tasks:
                     self._progress.update(
                         self._tasks[where], completed=done, total=total, unit=unit, message=message
@@ -98,11 +102,11 @@ class RichProgress:
                     loss = self._epoch.get("loss", float("nan"))
                     self.console.print(f"  epoch {epoch:>3}  loss {loss:.4f}  {figures}")
             case ev.Log(level=level, message=message):
-                self.console.print(f"  [dim]{level}: {escape(message)}[/]")
+                worker = f" ({event.worker})" if event.worker else ""
+                self.console.print(f"  [dim]{level}{escape(worker)}: {escape(message)}[/]")
             case ev.StageFinished(status=status, seconds=seconds, detail=detail):
-                task = self._tasks.pop(where, None)
-                if task is not None:
-                    self._progress.remove_task(task)
+                for key in [k for k in self._tasks if k == where or k.startswith(f"{where}@")]:
+                    self._progress.remove_task(self._tasks.pop(key))
                 mark = {"done": "[green]done[/]", "skipped": "[dim]skipped[/]"}.get(
                     status, f"[red]{status}[/]"
                 )
@@ -114,8 +118,10 @@ class RichProgress:
 
 
 def _where(event: ev.Event) -> str:
-    board = getattr(event, "board", None)
-    return f"{board}/{event.stage}" if board else event.stage
+    """A bar's key: the stage, per board (``rpi4/bench``) and per Ray worker (``train@host:42``)."""
+    board, worker = getattr(event, "board", None), getattr(event, "worker", None)
+    where = f"{board}/{event.stage}" if board else event.stage
+    return f"{where}@{worker}" if worker else where
 
 
 def results_table(rows: list[BenchmarkRow], **how: Any) -> Table:

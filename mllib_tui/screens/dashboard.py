@@ -100,15 +100,14 @@ class Dashboard(Screen[None]):
             self._training(event)
         if isinstance(event, ev.Progress) and event.stage != "train":
             total = f"/{event.total:.0f}" if event.total else ""
-            where = f"{board} {event.stage}" if board else event.stage
-            self.status(f"{where}: {event.done:.0f}{total} {event.unit} {event.message}")
+            self.status(f"{_subject(event)}: {event.done:.0f}{total} {event.unit} {event.message}")
             if event.stage == "deploy" and board:
                 self.board_state(board, f"deploying {event.done / (event.total or 1):.0%}")
         elif isinstance(event, ev.Error) and event.stage == "probe" and board:
             self.board_state(board, "offline")
             self.status(event.message)
         elif isinstance(event, ev.Log | ev.Error):
-            self.status(f"{board + ' ' if board else ''}{event.stage}: {event.message}")
+            self.status(f"{_subject(event)}: {event.message}")
         elif isinstance(event, ev.Result) and event.stage in ("probe", "deploy") and board:
             self.board_state(board, "online")
 
@@ -126,7 +125,8 @@ class Dashboard(Screen[None]):
         if isinstance(event, ev.StageStarted):
             training.start(f"{event.title}…")
         elif isinstance(event, ev.Progress):
-            training.progress(event.done, event.total, event.message)
+            where = f" on {event.worker}" if event.worker else ""
+            training.progress(event.done, event.total, event.message + where)
         elif isinstance(event, ev.Metric) and event.epoch is not None:
             training.metric(event.name, event.value, event.epoch)
         elif isinstance(event, ev.StageFinished):
@@ -135,3 +135,9 @@ class Dashboard(Screen[None]):
     def _show_boards(self) -> None:
         snap = self.snapshot
         self.query_one(BoardsPane).show(snap.boards, snap.probes, self.board_states, snap.last_p50)
+
+
+def _subject(event: ev.Event) -> str:
+    """What an event is about: ``rpi4 bench``, ``convert on host:4242`` (a Ray worker)."""
+    board, worker = getattr(event, "board", None), getattr(event, "worker", None)
+    return f"{board + ' ' if board else ''}{event.stage}{f' on {worker}' if worker else ''}"
