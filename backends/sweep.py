@@ -45,6 +45,12 @@ class Sweep:
             for values in itertools.product(*(values for _, values in self.grid))
         ]
 
+    @classmethod
+    def of(cls, **values: Sequence[Any]) -> Sweep:
+        """``Sweep.of(width=[0.35, 0.5], learning_rate=[1e-3, 3e-3])``, checked as a
+        pipeline file's ``[sweep]`` is."""
+        return parse_sweep({k: list(v) for k, v in values.items()}, "Sweep.of")
+
     def to_json(self) -> dict[str, list[Any]]:
         return {name: list(values) for name, values in self.grid}
 

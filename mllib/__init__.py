@@ -28,10 +28,12 @@ from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.convert.stage import ConvertStep
 from backends.datasets.sources import Coco, FashionMnist, Folder, Synth
 from backends.errors import BadInput, GateFailed, MllibError, StageFailed
+from backends.executor.config import ExecutorConfig
 from backends.failures import DifferingImage, FailureImage
 from backends.overlays import LabelledImage
 from backends.pipeline import Pipeline
 from backends.serve.run import Serve
+from backends.sweep import Sweep
 from backends.train.stage import TrainConfig
 from mllib._progress import MllibWarning
 from mllib._results import confusion, dataframe, table
@@ -49,6 +51,7 @@ __all__ = [
     "ConvertStep",
     "DatasetRecord",
     "DifferingImage",
+    "ExecutorConfig",
     "FailureImage",
     "FashionMnist",
     "Folder",
@@ -60,6 +63,7 @@ __all__ = [
     "Pipeline",
     "Serve",
     "StageFailed",
+    "Sweep",
     "Synth",
     "TrainConfig",
     "Workspace",

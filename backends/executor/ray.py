@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
+import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backends import errors
@@ -44,6 +48,7 @@ from backends.train.stage import TrainConfig
 from backends.workspace import Workspace
 
 POLL = 0.1  # seconds between looks at the tasks and the relay
+CONNECT = 5.0  # seconds to reach the cluster before saying it cannot be reached
 
 
 class Relay:
@@ -91,6 +96,7 @@ class RayExecutor:
             ) from None
         self._ray, self.config = ray, config
         self.exchange = Exchange.for_workstation(config, ws)
+        _check_reachable(config.address)  # ray.init waits many minutes on a dead address
         try:
             ray.init(
                 address=config.address, logging_level=logging.ERROR, log_to_driver=False,
@@ -432,6 +438,30 @@ class RayExecutor:
                 f"{task.unit.label}: the worker's answer is not what mllib's workers send "
                 f"({type(exc).__name__}: {exc}); is every node running this mllib version?"
             ) from None
+
+
+def _check_reachable(address: str) -> None:
+    """A TCP connection to the cluster's GCS (or Ray Client) port within a few seconds, else
+    one line. ``auto`` is what Ray resolves it to: $RAY_ADDRESS, else the cluster ``ray start``
+    recorded on this machine (with neither, ``ray.init`` says so at once)."""
+    if address == "auto":
+        recorded = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        address = os.environ.get("RAY_ADDRESS") or (
+            recorded.read_text().strip() if recorded.is_file() else ""
+        )
+        if not address:
+            return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInput(
+            f"cannot reach the Ray cluster at {address} ({reason}): start one with "
+            "`ray start --head`, or name yours in [executor] address or --ray-address "
+            "(HOST:PORT of its GCS, or ray://HOST:10001)"
+        ) from None
 
 
 def _route_ray_prints(into: deque[str]) -> Callable[[], None]:
