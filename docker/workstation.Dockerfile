@@ -13,6 +13,7 @@ RUN apt-get update \
 WORKDIR /opt/mllib
 COPY pyproject.toml README.md ./
 COPY backends ./backends
+COPY mllib ./mllib
 COPY mllib_tui ./mllib_tui
 # Versions are pinned in pyproject.toml.
 # hadolint ignore=DL3013

@@ -9,8 +9,8 @@ import pytest
 DOCKERFILES = sorted((Path(__file__).resolve().parents[1] / "docker").glob("*.Dockerfile"))
 
 
-def test_there_is_an_image_for_the_workstation_and_each_target() -> None:
-    assert {p.stem for p in DOCKERFILES} == {"workstation", "jetson", "rpi"}
+def test_there_is_an_image_for_the_workstation_each_target_and_ray_nodes() -> None:
+    assert {p.stem for p in DOCKERFILES} == {"workstation", "jetson", "rpi", "ray"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.stem)

@@ -11,6 +11,7 @@ import pytest
 import typer.main
 
 from backends.bench.stage import Gates
+from backends.executor.config import ExecutorConfig
 from backends.pipeline import STAGES
 from mllib_tui import docgen
 from mllib_tui.cli import app
@@ -31,11 +32,11 @@ def test_the_references_are_generated_from_the_code(name: str, make) -> None:
 def test_every_pipeline_key_is_in_the_reference() -> None:
     text = (DOCS / "reference" / "pipeline.md").read_text()
     configs = [(n, c) for n, s in STAGES.items() for c in (s.choices or {n: s.config}).values()]
-    for section, config in [*configs, ("gates", Gates)]:
+    for section, config in [*configs, ("gates", Gates), ("executor", ExecutorConfig)]:
         for spec in dataclasses.fields(config):
             assert f"`{section}.{spec.name}`" in text, f"{section}.{spec.name}"
         assert f"`[{section}]`" in text
-    assert "`stages`" in text
+    assert "`stages`" in text and "`[sweep]`" in text
 
 
 def test_every_command_and_option_is_in_the_reference() -> None:
