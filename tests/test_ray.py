@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from backends import events as ev
+from backends.executor.config import ExecutorConfig
+from backends.executor.exchange import Exchange
+from backends.executor.units import Unit
+from backends.train.stage import TrainConfig
 from backends.workspace import Workspace
 from tests.conftest import TINY, cli
 from tests.raycluster import RayCluster
@@ -222,6 +227,15 @@ def test_store_credentials_never_reach_ray(
         assert not any(s in data for s in secrets), path
     for text in (out.stdout, out.stderr, (ws / "catalog.sqlite").read_bytes().decode("latin-1")):
         assert SECRET_KEY not in text and ACCESS_KEY not in text
+    # what a task is given: the exchange's Where names the entry, and nothing else of it
+    os.environ["MLLIB_CREDS"] = str(creds)
+    try:
+        config = ExecutorConfig(kind="ray", exchange="s3", creds_entry="seaweed")
+        where = Exchange.for_workstation(config, Workspace.open(ws)).where
+    finally:
+        del os.environ["MLLIB_CREDS"]
+    unit = Unit("train", "train", where, "tiny@0", (), {"config": TrainConfig()})
+    assert not any(s in pickle.dumps(unit) for s in secrets)
     missing = cli("run", "--headless", "-w", str(ws), str(pipeline), env=cluster.env)
     assert missing.returncode == 2
     assert 'this workstation has no MLLIB_CREDS: exchange = "s3"' in missing.stderr
