@@ -239,3 +239,32 @@ def test_store_credentials_never_reach_ray(
     missing = cli("run", "--headless", "-w", str(ws), str(pipeline), env=cluster.env)
     assert missing.returncode == 2
     assert 'this workstation has no MLLIB_CREDS: exchange = "s3"' in missing.stderr
+
+
+def test_the_app_runs_a_pipeline_on_ray_in_a_real_terminal(
+    cluster: RayCluster, tmp_path: Path
+) -> None:
+    """`r` with a Ray pipeline file: the training runs on a worker and the screen stays the
+    app's (ray.init once failed here: Textual's stderr has no file for Ray's fault handler)."""
+    from tests import test_tmux
+
+    body = 'stages = ["dataset", "train"]\n' + TINY_TRAINING.replace("epochs = 2", "epochs = 1")
+    pipeline = _pipeline(tmp_path / "app.toml", body, cluster)
+    exe = Path(sys.executable).with_name("mllib-tui")
+    token = " ".join(f"{k}={v}" for k, v in cluster.env.items())
+    session = test_tmux.SESSION
+    test_tmux.tmux(
+        "new-session", "-d", "-s", session, "-x", "120", "-y", "36",
+        f"env -u COLUMNS -u LINES TERM=xterm-256color {token} {exe} -w {tmp_path / 'ws'} "
+        f"--pipeline {pipeline}",
+    )  # fmt: skip
+    try:
+        test_tmux.wait_for("Empty workspace: press r")  # loaded: the key is taken now
+        test_tmux.tmux("send-keys", "-t", session, "r")
+        shown = test_tmux.wait_for("Training done", 240)
+        assert "cannot reach" not in shown and "Traceback" not in shown
+        assert "keras" in test_tmux.wait_for("1 model(s)", 60)
+    finally:
+        test_tmux.tmux("kill-session", "-t", session)
+    (job,) = Workspace.open(tmp_path / "ws").catalog.jobs("train")
+    assert job.state == "done"

@@ -17,9 +17,11 @@ and this side forwards them with the catalog job and the worker (``host:pid``) t
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import logging
 import os
 import socket
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -97,6 +99,10 @@ class RayExecutor:
         self._ray, self.config = ray, config
         self.exchange = Exchange.for_workstation(config, ws)
         _check_reachable(config.address)  # ray.init waits many minutes on a dead address
+        if not faulthandler.is_enabled() and sys.__stderr__ is not None:
+            # ray.init enables it on sys.stderr, which the app (Textual) has replaced with a
+            # capture that has no file: on the process's own stderr instead, Ray leaves it be
+            faulthandler.enable(file=sys.__stderr__, all_threads=False)
         try:
             ray.init(
                 address=config.address, logging_level=logging.ERROR, log_to_driver=False,
