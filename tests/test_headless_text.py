@@ -32,3 +32,13 @@ def test_progress_lines_are_not_wrapped_when_piped(
         render(ev.StageFinished(stage="train", status="done", seconds=1.0, detail=detail))
     (line,) = [text for text in capsys.readouterr().err.splitlines() if text.strip()]
     assert line.endswith(detail)
+
+
+def test_the_stage_times_are_one_line_at_the_end(capsys: pytest.CaptureFixture[str]) -> None:
+    with RichProgress(new_console(stderr=True)) as render:
+        render(ev.StageFinished(stage="dataset", status="done", seconds=0.25))
+        render(ev.StageFinished(stage="bench", status="done", seconds=3.0, board="rpi4"))
+        render(ev.StageFinished(stage="train", status="done", seconds=41.0))
+    render.print_timings()
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "stages: dataset 0.2 s, train 41.0 s; total 41.2 s"  # a board's: its own

@@ -149,8 +149,9 @@ def run(
         ws = Workspace.open(workspace)
         with JsonLines() if as_json else RichProgress() as render:
             result = run_pipeline(ws, pipeline, render, force=force, junit=junit, devices=devices)
-        if result is None:  # no bench stage: nothing to tabulate or gate
-            return
-        if not as_json:
+        if result is not None and not as_json:
             print_results(stdout, result.report_dir)
-        result.raise_for_outcome()
+        if isinstance(render, RichProgress):
+            render.print_timings()  # on stderr, after the table: stdout holds only results
+        if result is not None:  # without a bench stage there is nothing to gate
+            result.raise_for_outcome()

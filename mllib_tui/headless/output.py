@@ -65,6 +65,7 @@ class RichProgress:
         )
         self._tasks: dict[str, TaskID] = {}
         self._epoch: dict[str, float] = {}
+        self.timings: list[tuple[str, float]] = []  # the run's stages here, as they finished
 
     def __enter__(self) -> RichProgress:
         self._progress.start()
@@ -107,6 +108,8 @@ class RichProgress:
             case ev.StageFinished(status=status, seconds=seconds, detail=detail):
                 for key in [k for k in self._tasks if k == where or k.startswith(f"{where}@")]:
                     self._progress.remove_task(self._tasks.pop(key))
+                if event.board is None and event.worker is None:
+                    self.timings.append((event.stage, seconds))
                 mark = {"done": "[green]done[/]", "skipped": "[dim]skipped[/]"}.get(
                     status, f"[red]{status}[/]"
                 )
@@ -115,6 +118,13 @@ class RichProgress:
                 )
             case _:
                 pass
+
+    def print_timings(self) -> None:
+        """Where the run's time went, one line: each stage's seconds and the total."""
+        if self.timings:
+            stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in self.timings)
+            total = sum(seconds for _, seconds in self.timings)
+            self.console.print(f"stages: {stages}; total {total:.1f} s", highlight=False)
 
 
 def _where(event: ev.Event) -> str:
