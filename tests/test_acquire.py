@@ -103,7 +103,9 @@ def test_a_board_without_opencv_is_one_line_naming_what_to_install(
     result = cli("acquire", "plain", "--camera", "0", *args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    (line,) = result.stderr.strip().splitlines()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    (line,) = lines
     assert "board plain" in line and "OpenCV is not installed" in line
     assert "opencv-python-headless" in line
     missing = cli("acquire", "cam", "--camera", "/nonexistent.avi", *args)
