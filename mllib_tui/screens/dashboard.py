@@ -26,6 +26,8 @@ class Dashboard(Screen[None]):
         self.board_states: dict[str, str] = {}
         self.queued: dict[str, tuple[str, ...]] = {}  # conversion rows not in the catalog yet
         self.last_error: str | None = None  # stays on the status line until the next job
+        self.ready = False  # mounted: its panes exist
+        self.unshown: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,8 +56,16 @@ class Dashboard(Screen[None]):
 
     # -- what the app hands over -----------------------------------------------------------
 
+    def on_mount(self) -> None:
+        self.ready = True
+        if self.unshown is not None:  # the workspace loaded before this screen had its panes
+            self.show_workspace(self.unshown)
+
     def show_workspace(self, snap: Snapshot) -> None:
         self.snapshot = snap
+        self.unshown = None if self.ready else snap  # on_mount shows it (seen under load)
+        if self.unshown is not None:
+            return
         self.query_one(DatasetsPane).show(snap.datasets)
         focus = snap.focus_dataset()
         newest = snap.models[-1] if snap.models else None
