@@ -49,6 +49,7 @@ class Runtime:
     metadata_only: bool = False  # probe by package metadata: importing it costs seconds
     options: tuple[str, ...] = ()  # benchmark settings it takes (fields of BenchStep)
     artifact_options: tuple[str, ...] = ()  # artifact metadata it takes (an engine fingerprint)
+    optional: bool = False  # not in every install: this machine's rows skip it where missing
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,13 @@ RUNTIMES = {
             probe=("tensorflow",), metadata_only=True,
         ),
         Runtime(
-            "onnxruntime", "ONNX Runtime", ("onnx",), (Precision.FP32,),
+            "onnxruntime", "ONNX Runtime", ("onnx",), (Precision.FP32, Precision.INT8),
             "backends.runtimes.onnxruntime", "onnxruntime", probe=("onnxruntime",),
+        ),
+        Runtime(
+            "openvino", "OpenVINO", ("onnx",), (Precision.FP32, Precision.INT8),
+            "backends.runtimes.openvino", "openvino (pip install openvino)", probe=("openvino",),
+            optional=True,
         ),
         Runtime(
             "litert", "LiteRT", ("tflite",), ALL, "backends.runtimes.litert",
@@ -115,7 +121,10 @@ FORMATS = {
             "savedmodel", "savedmodel", "unet.savedmodel", "keras", (Precision.FP32,),
             "workstation", None,
         ),
-        Format("onnx", "onnx", "model.onnx", "keras", (Precision.FP32,), "workstation", "onnx"),
+        Format(
+            "onnx", "onnx", "model.onnx", "keras", (Precision.FP32, Precision.INT8),
+            "workstation", "onnx",
+        ),
         Format("tflite", "tflite", "model.tflite", "savedmodel", ALL, "workstation", "tflite"),
         Format("tensorrt", "tensorrt", "model.engine", "onnx", ALL, "target", None),
         Format(

@@ -13,6 +13,7 @@ from hypothesis import settings
 
 from backends import events as ev
 from backends.boards.bundle import build
+from backends.runtimes import installed
 from backends.workspace import Workspace
 from tests.s3server import S3Server
 from tests.sshd import Fleet
@@ -25,6 +26,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "examples" / "tiny.toml"
+# The rows of a tiny pipeline's run on this machine: OpenVINO's where it is installed (an
+# optional runtime; `scripts/install --test` installs it)
+TINY_SOFTWARE = [
+    "TensorFlow fp32",
+    "ONNX Runtime fp32",
+    *(["OpenVINO fp32"] if installed("openvino") else []),
+    "LiteRT fp32",
+    "LiteRT fp16",
+    "LiteRT int8",
+]
 
 
 @pytest.fixture
@@ -161,6 +172,7 @@ batch_size = 32
 width = 0.5
 
 [convert]
+targets = ["onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8"]
 representative_images = 40
 fidelity_images = 300
 max_drop_int8 = 0.03

@@ -8,8 +8,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from backends.runtimes import installed
 from backends.workspace import Workspace
-from tests.conftest import cli
+from tests.conftest import TINY_SOFTWARE, cli
 
 pytestmark = pytest.mark.slow
 FAST = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
@@ -28,8 +29,10 @@ def test_bench_one_artifact_matches_the_pipeline_figures(trained_ws: Path) -> No
     out = cli("bench", str(onnx.id), *FAST, "-w", str(trained_ws), "--json")
     assert out.returncode == 0, out.stderr
     results = [json.loads(line) for line in out.stdout.splitlines()]
-    (row,) = [r["data"] for r in results if r["type"] == "result"]
-    assert row["software"] == "ONNX Runtime fp32" and row["threads"] == 2
+    rows = {r["data"]["software"]: r["data"] for r in results if r["type"] == "result"}
+    assert rows.keys() == {"ONNX Runtime fp32", *(["OpenVINO fp32"] * installed("openvino"))}
+    row = rows["ONNX Runtime fp32"]
+    assert row["threads"] == 2 and all(r["status"] == "ok" for r in rows.values())
     assert row["latency"]["runs"] >= 3 and row["latency"]["p50_ms"] > 0
     assert row["end_to_end"]["p99_ms"] >= row["end_to_end"]["p50_ms"]
     pipeline_report = json.loads(min((trained_ws / "reports").glob("*/results.json")).read_text())
@@ -179,10 +182,10 @@ def test_results_sorted_against_a_chosen_row_with_histograms(trained_ws: Path) -
     headers = [h.strip() for h in out.stdout.splitlines()[2].strip("┃ ").split("┃")]
     rows = [dict(zip(headers, (c.strip() for c in line), strict=True)) for line in lines]
     p50 = [float(r["p50 ms"]) for r in rows]
-    assert p50 == sorted(p50) and len(rows) == 5
+    assert p50 == sorted(p50) and len(rows) == len(TINY_SOFTWARE)
     assert next(r for r in rows if r["Software"] == "LiteRT fp32")["p50 x"] == "1.00x"
     assert "against LiteRT fp32@local" in out.stdout
-    assert out.stdout.count(" 5 p50 ") == 5  # a histogram per row, p50 marked
+    assert out.stdout.count(" 5 p50 ") == len(rows)  # a histogram per row, p50 marked
 
     (model,) = Workspace.open(trained_ws).catalog.artifacts("model")
     across = cli("results", "--model", str(model.id), "--json", "-w", str(trained_ws))

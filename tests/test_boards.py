@@ -67,7 +67,7 @@ def test_probe_finds_runtimes_and_is_remembered(env: Env) -> None:
     for board in ("alpha", "beta"):
         assert facts[board]["arch"] == os.uname().machine
         assert facts[board]["runtimes"] == ["litert", "onnxruntime"]
-        assert facts[board]["can_run"] == ["onnx fp32", "tflite fp32/fp16/int8"]
+        assert facts[board]["can_run"] == ["onnx fp32/int8", "tflite fp32/fp16/int8"]
         assert facts[board]["modules"]["onnxruntime"] == "1.32.0"
     listed = json.loads(env("boards", "list", "--json").stdout)
     assert {b["name"]: (b["probe"] or {}).get("arch") for b in listed}[

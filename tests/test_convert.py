@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 
 from backends.bench.stage import BenchStep
 from backends.convert.stage import ConvertStep
+from backends.formats import Precision
 from backends.runtimes import load
 from backends.workspace import Workspace
-from tests.conftest import TINY, cli
+from tests.conftest import TINY, TINY_SOFTWARE, cli, result_rows
 
 pytestmark = pytest.mark.slow
 
@@ -155,8 +157,11 @@ def test_a_pipeline_with_a_ladder_benchmarks_and_reports_the_kept_rung(
     shutil.copytree(trained_ws, tmp_path / "ws")  # the model is reused: same data and config
     pipeline = tmp_path / "ladder.toml"
     pipeline.write_text(
-        TINY.read_text().replace(
-            "[convert]", '[convert]\ntargets = ["onnx:fp32"]\nladder = ["tflite"]'
+        re.sub(
+            r"^targets = .*$",
+            'targets = ["onnx:fp32"]\nladder = ["tflite"]',
+            TINY.read_text(),
+            flags=re.M,
         )
     )
     out = cli("run", "--headless", "-w", str(tmp_path / "ws"), str(pipeline))
@@ -166,7 +171,10 @@ def test_a_pipeline_with_a_ladder_benchmarks_and_reports_the_kept_rung(
     kept = [r for r in result["ladder"] if r["chosen"]]
     assert len(result["ladder"]) == 3 and len(kept) == 1
     software = [r["software"] for r in result["rows"]]
-    assert software == ["TensorFlow fp32", "ONNX Runtime fp32", f"LiteRT {kept[0]['precision']}"]
+    assert software == [
+        *TINY_SOFTWARE[: TINY_SOFTWARE.index("LiteRT fp32")],  # TF, ONNX Runtime, OpenVINO
+        f"LiteRT {kept[0]['precision']}",
+    ]
     markdown = (report.parent / "results.md").read_text()
     assert "## Precision ladder" in markdown and "**kept**" in markdown
 
@@ -174,7 +182,7 @@ def test_a_pipeline_with_a_ladder_benchmarks_and_reports_the_kept_rung(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--to", "onnx", "--precision", "int8"], "format onnx does not support precision 'int8'"),
+        (["--to", "onnx", "--precision", "fp16"], "format onnx does not support precision 'fp16'"),
         (
             ["--to", "tflite", "--precision", "int8", "--representative-images", "0"],
             "int8 conversion needs a representative dataset and got no images",
@@ -245,3 +253,53 @@ def test_edgetpu_compiles_the_int8_model_and_keeps_the_tpu_cpu_split(
     assert artifact.meta["fidelity"]["value"] == int8.meta["fidelity"]["value"]
     assert f"measured on the int8 TFLite, artifact {int8.id}" in artifact.meta["fidelity"]["gate"]
     assert artifact.sha256 == int8.sha256  # the stand-in copies its input
+
+
+def test_onnx_int8_is_gated_and_runs_on_onnx_runtime_and_openvino(
+    trained_ws: Path, tmp_path: Path
+) -> None:
+    """The QDQ model: calibrated like TFLite int8, checked against Keras, measured by ONNX
+    Runtime and by OpenVINO (installed by the test command); OpenVINO's fp32 figures are ONNX
+    Runtime's on the same file."""
+    ws = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws)
+    (model,) = Workspace.open(ws).catalog.artifacts("model")
+    out = cli("convert", str(model.id), "--to", "onnx", "--precision", "int8", "-w", str(ws))
+    assert out.returncode == 0, out.stderr
+    (int8,) = [a for a in Workspace.open(ws).catalog.artifacts("onnx")
+               if a.meta["precision"] == "int8"]  # fmt: skip
+    assert int8.meta["fidelity"]["passed"] and "QDQ" in int8.meta["quantizer"]
+    fast = ["--warmup-runs", "1", "--warmup-seconds", "0", "--runs", "3", "--seconds", "0"]
+    runs = {}
+    for artifact in (int8, next(a for a in Workspace.open(ws).catalog.artifacts("onnx")
+                                if a.meta["precision"] == "fp32")):  # fmt: skip
+        out = cli("bench", str(artifact.id), *fast, "--json", "-w", str(ws))
+        assert out.returncode == 0, out.stderr
+        runs |= {r["software"]: r for r in result_rows(out)}
+    assert runs.keys() == {"ONNX Runtime int8", "OpenVINO int8", "ONNX Runtime fp32",
+                           "OpenVINO fp32"}  # fmt: skip
+    assert all(r["status"] == "ok" for r in runs.values())
+    tf = next(r for r in json.loads(min((ws / "reports").glob("*/results.json")).read_text())[
+        "rows"] if r["software"] == "TensorFlow fp32")  # fmt: skip
+    for software in ("ONNX Runtime int8", "OpenVINO int8"):
+        assert runs[software]["miou"] >= tf["miou"] - 0.01  # the int8 gate's drop, on all images
+    assert abs(runs["OpenVINO fp32"]["miou"] - runs["ONNX Runtime fp32"]["miou"]) < 1e-3
+    assert runs["OpenVINO fp32"]["options"]["precision"] == "f32"  # not bf16 behind our back
+
+
+def test_an_optional_runtime_that_is_not_installed_is_skipped_and_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from backends.bench.run import runtimes_here
+    from backends.events import Log
+    from backends.formats import FORMATS, RUNTIMES, Runtime
+
+    ghost = Runtime("ghost", "Ghost", ("onnx",), (Precision.FP32,), "backends.runtimes.ghost",
+                    "ghost-runtime", probe=("no_such_module_here",), optional=True)  # fmt: skip
+    monkeypatch.setitem(RUNTIMES, "ghost", ghost)
+    said: list = []
+    chosen = runtimes_here(FORMATS["onnx"], said.append)
+    assert "ghost" not in chosen and "onnxruntime" in chosen
+    assert [e.message for e in said if isinstance(e, Log)] == [
+        "Ghost is not installed here: no Ghost rows (ghost-runtime)"
+    ]

@@ -19,8 +19,8 @@ def test_targets_parse_and_bad_ones_say_what_is_allowed() -> None:
     fmt, precision = parse_target("tflite:int8")
     assert fmt.name == "tflite" and precision is Precision.INT8
     assert parse_target("onnx")[1] is Precision.FP32
-    with pytest.raises(BadInput, match="format onnx does not support precision 'int8'"):
-        parse_target("onnx:int8")
+    with pytest.raises(BadInput, match="format onnx does not support precision 'fp16'"):
+        parse_target("onnx:fp16")
     with pytest.raises(BadInput, match="unknown format 'pt'"):
         parse_target("pt:fp32")
     with pytest.raises(BadInput, match="tensorrt cannot be converted.*mllib-tui engines build"):
@@ -49,7 +49,7 @@ def test_runtimes_missing_here_name_what_to_install(tmp_path) -> None:
 def test_what_a_board_can_run_follows_its_runtimes() -> None:
     from backends.formats import runnable
 
-    assert runnable(["litert", "onnxruntime"]) == ["onnx fp32", "tflite fp32/fp16/int8"]
+    assert runnable(["litert", "onnxruntime"]) == ["onnx fp32/int8", "tflite fp32/fp16/int8"]
     assert runnable(["tensorrt", "edgetpu", "unknown"]) == [
         "tensorrt fp32/fp16/int8",
         "edgetpu int8",

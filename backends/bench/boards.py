@@ -18,7 +18,7 @@ from backends.boards.session import BoardSession
 from backends.boards.transport import BoardLost
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput, Cancelled, Interrupted
-from backends.formats import Format
+from backends.formats import RUNTIMES, Format
 from backends.tensorrt.boards import check_engine
 from backends.workspace import Workspace
 
@@ -47,7 +47,11 @@ async def bench_on_boards(
 
     async def work(session: BoardSession) -> None:
         rows = finished[session.board.name]  # kept whatever happens to the board later
-        for runtime in names:
+        mine = names
+        if runtimes is None and any(RUNTIMES[r].optional for r in names):
+            there = set((await session.probe())["runtimes"])  # OpenVINO: only where it is
+            mine = [r for r in names if not RUNTIMES[r].optional or r in there]
+        for runtime in mine:
             if (session.board.name, runtime) in done:
                 continue
             try:
@@ -61,7 +65,7 @@ async def bench_on_boards(
             except BoardLost as exc:
                 rows += [
                     _failed(artifact, r, session.board.name, "interrupted", str(exc))
-                    for r in names[names.index(runtime) :]
+                    for r in mine[mine.index(runtime) :]
                     if (session.board.name, r) not in done
                 ]
                 break
@@ -84,7 +88,9 @@ async def bench_on_boards(
             rows += [
                 _failed(artifact, r, board.name, status, str(outcome))
                 for r in names
-                if (board.name, r) not in done and r not in measured
+                if (board.name, r) not in done
+                and r not in measured
+                and (runtimes is not None or not RUNTIMES[r].optional)  # it may have none
             ]
     return rows
 

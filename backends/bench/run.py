@@ -20,7 +20,7 @@ from backends.boards.inventory import Inventory
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
 from backends.events import Emit
-from backends.formats import Format
+from backends.formats import RUNTIMES, Format
 from backends.tasks import TASKS, task_of
 from backends.workspace import Workspace
 
@@ -91,8 +91,30 @@ def benchmark(
         )  # fmt: skip
     return [
         bench_artifact(ws, artifact, runtime, dataset, step, emit, guard=guard)
-        for runtime in runtimes or Format.of(artifact).runtimes
+        for runtime in runtimes or runtimes_here(Format.of(artifact), emit)
     ]
+
+
+def runtimes_here(fmt: Format, emit: Emit) -> list[str]:
+    """The runtimes that measure ``fmt`` on this machine by default: all that load it, an
+    optional one (OpenVINO) only where it is installed (and the run says so where it is not)."""
+    from backends.events import Log
+    from backends.runtimes import installed
+
+    chosen = []
+    for name in fmt.runtimes:
+        if not RUNTIMES[name].optional or installed(name):
+            chosen.append(name)
+        else:
+            emit(
+                Log(
+                    stage="bench",
+                    level="info",
+                    message=f"{RUNTIMES[name].label} is not installed here: no "
+                    f"{RUNTIMES[name].label} rows ({RUNTIMES[name].package})",
+                )
+            )
+    return chosen
 
 
 def benchmark_run(

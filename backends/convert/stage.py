@@ -23,7 +23,13 @@ class ConvertStep(Bounded):
     """Which formats to build (``FORMAT:PRECISION``) and the fidelity gates they must pass."""
 
     # FORMAT:PRECISION to build, each checked against the Keras model
-    targets: tuple[str, ...] = ("onnx:fp32", "tflite:fp32", "tflite:fp16", "tflite:int8")
+    targets: tuple[str, ...] = (
+        "onnx:fp32",
+        "onnx:int8",
+        "tflite:fp32",
+        "tflite:fp16",
+        "tflite:int8",
+    )
     opset: int = 15  # the ONNX converter checks it (13-18) and says so
     int8_io: Literal["int8", "uint8", "float"] = "int8"  # int8 models' input and output type
     representative_images: int = bounded(100, 0, 100_000)  # 0: the int8 converter says why not

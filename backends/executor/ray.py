@@ -32,6 +32,7 @@ from typing import Any
 from backends import errors
 from backends.bench.local import row_header
 from backends.bench.rows import BenchmarkRow
+from backends.bench.run import runtimes_here
 from backends.bench.stage import BenchStep
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.convert.job import Conversion, cached, conversion_key, conversion_params
@@ -243,7 +244,7 @@ class RayExecutor:
     ) -> list[BenchmarkRow]:
         """One task per row, each with the CPUs its runtime's threads use (rows timed side by
         side on one machine would slow each other)."""
-        planned = [(a, runtime) for a in artifacts for runtime in Format.of(a).runtimes]
+        planned = [(a, r) for a in artifacts for r in runtimes_here(Format.of(a), emit)]
         tasks = [
             self._task(
                 "bench",

@@ -14,6 +14,7 @@ The ONNX Runtime and LiteRT adapters import neither TensorFlow nor anything else
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +67,17 @@ def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> LoadedMo
             f"{path}: cannot be loaded by {spec.label} ({reason}); is the file complete and of "
             "the right format?"
         ) from None
+
+
+def installed(name: str) -> bool:
+    """Whether runtime ``name``'s Python package is on this machine (its probe modules)."""
+    for module in RUNTIMES[name].probe:
+        try:
+            if importlib.util.find_spec(module.split(".")[0]) is not None:
+                return True
+        except (ImportError, ValueError):
+            continue
+    return False
 
 
 def quantise(values: np.ndarray, scale: float, zero_point: int, dtype: Any) -> np.ndarray:

@@ -71,7 +71,11 @@ class Reference:
 def run(ctx: Context, config: EngineStep) -> tuple[Mapping[str, Any], str]:
     from backends.boards.inventory import load_inventory
 
-    onnx = [a for a in ctx.outputs.get("conversions", []) if a.kind == "onnx"]
+    onnx = [  # the fp32 ONNX: TensorRT quantises with its own calibration, not the QDQ model's
+        a
+        for a in ctx.outputs.get("conversions", [])
+        if a.kind == "onnx" and a.meta.get("precision", "fp32") == "fp32"
+    ]
     if not onnx:
         raise BadInput("engines are built from the ONNX model: add 'onnx:fp32' to convert.targets")
     if not config.boards:
