@@ -48,17 +48,12 @@ def import_coco(
     check_name(name, "dataset name")
     _check_splits(splits)
     sources = {s: coco.load(ann, images, class_map) for s, (ann, images) in splits.items()}
+    ignore = class_map.ignore
     return _assemble(
         ws,
         Layout(name, "segmentation", class_map.classes, size, 3, class_map.ignore),
         {
-            s: (
-                len(src.images),
-                (
-                    letterbox(image, mask, size, class_map.ignore)
-                    for image, mask in coco.samples(src)
-                ),
-            )
+            s: (len(src.images), coco.samples(src, lambda i, m: letterbox(i, m, size, ignore)))
             for s, src in sources.items()
         },
         params={"splits": {s: [str(a), str(i)] for s, (a, i) in splits.items()}},

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
-from collections.abc import Iterator
+import os
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,6 +45,8 @@ class CocoSource:
     images: tuple[CocoImage, ...]
     lookup: dict[int, int]  # COCO category id -> class id
 
+
+_T = TypeVar("_T")
 
 MAX_SIDE = 16384  # pixels: a larger declared image is a mistake, not a photo
 
@@ -247,8 +251,32 @@ def read_image(image: CocoImage, src: str = "") -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
-def samples(source: CocoSource) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(image, mask) pairs in the annotation file's image order."""
+def samples(
+    source: CocoSource,
+    prepare: Callable[[np.ndarray, np.ndarray], _T],
+    workers: int | None = None,
+) -> Iterator[_T]:
+    """``prepare(image, mask)`` of every image, in the annotation file's image order.
+
+    Images are decoded, painted and prepared on ``workers`` threads (default: one per core):
+    OpenCV's decode and resize and numpy's copies release the GIL, so the cores share the work
+    while the caller writes shards. At most two images per worker are in flight: memory stays
+    flat however many images the file lists."""
     src = str(source.annotations_file)
-    for image in source.images:
-        yield read_image(image, src), semantic_mask(image, source.lookup, src)
+
+    def one(image: CocoImage) -> _T:
+        return prepare(read_image(image, src), semantic_mask(image, source.lookup, src))
+
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(workers, thread_name_prefix="coco") as pool:
+        pending: deque[Future[_T]] = deque()
+        try:
+            for image in source.images:
+                pending.append(pool.submit(one, image))
+                if len(pending) > 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # the caller stopped early (an error): drop what is queued
+                future.cancel()
