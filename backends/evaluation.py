@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from backends.datasets.shards import Split
 from backends.metrics import ConfusionMatrix
-from backends.runtimes import LoadedModel, infer
+from backends.runtimes import LoadedModel, predict
 
 
 def evaluate(
@@ -26,7 +26,7 @@ def evaluate(
     each batch."""
     total = ConfusionMatrix.empty(num_classes)
     for images, targets in split.batches(batch_size, limit):
-        predicted = infer(runtime, images).argmax(axis=-1)
+        predicted = predict(runtime, images)
         total += ConfusionMatrix.from_labels(targets, predicted, num_classes, ignore)
         if on_batch is not None:
             on_batch(len(images))

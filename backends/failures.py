@@ -24,7 +24,7 @@ from backends.formats import Format
 from backends.metrics import ConfusionMatrix
 from backends.overlays import LabelledImage
 from backends.palette import overlay
-from backends.runtimes import infer, load
+from backends.runtimes import load, predict
 from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace
 
@@ -170,7 +170,7 @@ def _predicted(
         if index >= total:
             break
         images, truths = images[: total - index], truths[: total - index]
-        predicted = [infer(model, images).argmax(-1).astype(truths.dtype) for model in loaded]
+        predicted = [predict(model, images).astype(truths.dtype) for model in loaded]
         for offset, (image, truth) in enumerate(zip(images, truths, strict=True)):
             yield index, image.copy(), truth.copy(), [p[offset].copy() for p in predicted]
             index += 1

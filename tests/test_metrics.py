@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +54,31 @@ def test_matches_a_naive_loop_on_random_labels() -> None:
         if t != 255:
             expected[t, p] += 1
     assert (ConfusionMatrix.from_labels(true, pred, 5).matrix == expected).all()
+    # the same as uint8 arrays (masks and predictions as they come), and an ignore label that
+    # is a class index (its row is left out, its column kept)
+    small = ConfusionMatrix.from_labels(true.astype(np.uint8), pred.astype(np.uint8), 5)
+    assert (small.matrix == expected).all()
+    expected[2] = 0
+    assert (ConfusionMatrix.from_labels(true, pred, 5, ignore=2).matrix == expected).all()
+
+
+def test_predict_takes_the_argmax_of_quantised_output_without_dequantising(
+    trained_ws: Path,
+) -> None:
+    """A real LiteRT int8 model: class indices straight from its int8 output equal the argmax
+    of the dequantised probabilities on every pixel of the validation images."""
+    from backends.datasets.shards import split
+    from backends.runtimes import infer, load, predict
+    from backends.workspace import Workspace
+
+    ws = Workspace.open(trained_ws)
+    (int8,) = [a for a in ws.catalog.artifacts("tflite") if a.meta.get("precision") == "int8"]
+    (dataset,) = ws.catalog.datasets()
+    model = load("litert", ws.verify(int8))
+    images, _ = next(split(ws.path(dataset.path), "val").batches(4))
+    assert model.run(model.prepare(images)).dtype == np.int8
+    labels = predict(model, images)
+    assert labels.dtype == np.uint8 and (labels == infer(model, images).argmax(-1)).all()
 
 
 def test_classification_figures_by_hand() -> None:

@@ -47,6 +47,16 @@ def infer(runtime: LoadedModel, images: np.ndarray) -> np.ndarray:
     return runtime.probabilities(runtime.run(runtime.prepare(images)))
 
 
+def predict(runtime: LoadedModel, images: np.ndarray) -> np.ndarray:
+    """uint8 images -> class indices (uint8 up to 256 classes): the argmax of the
+    probabilities. A quantised output is not dequantised first: dequantising is affine with a
+    positive scale, so it keeps every argmax (and skips a float copy of the output)."""
+    raw = runtime.run(runtime.prepare(images))
+    scores = raw if raw.dtype in (np.int8, np.uint8) else runtime.probabilities(raw)
+    labels = scores.argmax(axis=-1)
+    return labels.astype(np.uint8) if scores.shape[-1] <= 256 else labels
+
+
 def load(name: str, path: Path, *, threads: int = 0, **options: Any) -> LoadedModel:
     """Load ``path`` with runtime ``name``; a missing runtime or a bad file is one clear line."""
     if name not in RUNTIMES:

@@ -180,7 +180,7 @@ def _reference(
     the ground truth, and with the Keras model's classes as the targets."""
     from backends.datasets.shards import split, write_shard
     from backends.metrics import ConfusionMatrix
-    from backends.runtimes import infer, load
+    from backends.runtimes import load, predict
 
     manifest = dataset.manifest
     classes, ignore = manifest["classes"], manifest["ignore"]
@@ -189,7 +189,7 @@ def _reference(
     for batch, labels in split(ws.path(dataset.path), "val").batches(8, convert.fidelity_images):
         images.append(batch)
         targets.append(labels)
-        predicted.append(infer(keras, batch).argmax(-1).astype(np.uint8))
+        predicted.append(predict(keras, batch))
     pixels, truth, ours = np.concatenate(images), np.concatenate(targets), np.concatenate(predicted)
     figures = ConfusionMatrix.from_labels(truth, ours, len(classes), ignore).summary(
         classes, task_of(manifest).name
