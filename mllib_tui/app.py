@@ -29,6 +29,7 @@ from mllib_tui.screens.results import ResultsScreen
 from mllib_tui.widgets.panes import ConversionsPane
 
 KEYMAP = Path("~/.config/mllib/keymap.toml")
+FRAME = 1 / 30  # seconds: how often progress reaches the screen
 
 
 class MllibApp(App[None]):
@@ -61,11 +62,14 @@ class MllibApp(App[None]):
         self.conversions: deque[tuple[str, jobs.Work]] = deque()  # waiting their turn
         self.converting: str | None = None  # the one conversion running (they run one by one)
         self.quitting = False
+        # the newest progress of each (job, stage, board) not yet shown: see ``route``
+        self.progress: dict[tuple[str, str, str | None], ev.Progress] = {}
 
     # -- start-up ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.push_screen(Dashboard(self.root.name))
+        self.set_interval(FRAME, self.show_progress)
         self._load_keymap()
         # After the first refresh: rows reaching a DataTable before it is mounted can keep
         # their columns at header width.
@@ -130,15 +134,33 @@ class MllibApp(App[None]):
 
     @on(EngineEvent)
     def route(self, message: EngineEvent) -> None:
-        """Every screen that shows engine work gets the event; each updates its own widgets."""
-        if isinstance(message.event, ev.StageFinished | ev.ArtifactWritten):
+        """Every screen that shows engine work gets the event; each updates its own widgets.
+
+        Progress is shown at most once per frame: between two frames only the newest of each
+        job's stage is kept (a training and eight boards send hundreds a second), and any other
+        event first shows the progress before it, so the order on screen is the engine's."""
+        event = message.event
+        if isinstance(event, ev.Progress):
+            self.progress[(message.job, event.stage, event.board)] = event
+            return
+        self.show_progress()
+        if isinstance(event, ev.StageFinished | ev.ArtifactWritten):
             self.reload()
+        self._dispatch(event)
+
+    def show_progress(self) -> None:
+        pending, self.progress = self.progress, {}
+        for event in pending.values():
+            self._dispatch(event)
+
+    def _dispatch(self, event: ev.Event) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, Dashboard | BoardScreen):
-                screen.on_engine(message.event)
+                screen.on_engine(event)
 
     @on(JobEnded)
     def job_ended(self, message: JobEnded) -> None:
+        self.show_progress()  # the job's last progress, before its end
         if message.job == self.converting:
             self.converting = None
             self.dashboard.show_conversion(message.job, None)

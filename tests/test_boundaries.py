@@ -46,3 +46,10 @@ def test_no_engine_or_api_source_mentions_the_ui() -> None:
 def test_cli_start_up_imports_nothing_heavy() -> None:
     loaded = _modules_after("import mllib_tui.cli")
     assert not loaded & HEAVY
+
+
+def test_the_app_reaches_its_first_frame_without_numpy() -> None:
+    """numpy (about a tenth of the app's imports on a slow machine) loads with the first
+    image, row or measurement, after the first frame."""
+    loaded = _modules_after("import mllib_tui.app")
+    assert not loaded & (HEAVY | {"numpy"})

@@ -14,13 +14,13 @@ import time
 import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy and the runtimes load when a measurement runs, not with a row type
+    import numpy as np
 
-from backends.datasets.shards import Split
-from backends.evaluation import evaluate
-from backends.runtimes import LoadedModel
+    from backends.datasets.shards import Split
+    from backends.runtimes import LoadedModel
 
 
 def _bounded(default: Any, low: float, high: float) -> Any:
@@ -59,6 +59,8 @@ class Latency:
 
     @classmethod
     def from_seconds(cls, samples: list[float], batch_size: int) -> Latency:
+        import numpy as np
+
         ms = np.asarray(samples) * 1000
         p50, p90, p99 = np.percentile(ms, [50, 90, 99])
         return cls(
@@ -112,6 +114,8 @@ def measure(
     on_images: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Latency (inference-only and end-to-end) and accuracy of one runtime on one split."""
+    from backends.evaluation import evaluate
+
     sample, _ = next(split.batches(protocol.batch_size))
 
     def end_to_end() -> np.ndarray:

@@ -5,9 +5,8 @@ across runs; on request the images where it fails, or where it differs from the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -29,6 +28,9 @@ from mllib_tui.screens.palette import ScreenCommands
 from mllib_tui.widgets.heatmap import ConfusionHeatmap
 from mllib_tui.widgets.image import ImageView
 from mllib_tui.widgets.text import plain
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGES = 3  # failure images shown at once: stacked, each image | truth | prediction
 
@@ -278,6 +280,8 @@ class ResultsScreen(Screen[None]):
             self.status("The two rows agree on every pixel of every validation image")
             return
         view.border_title = caption
+        import numpy as np
+
         view.show(np.concatenate(panels, axis=0))
         self.status(caption)
 

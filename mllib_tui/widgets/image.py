@@ -11,15 +11,17 @@ image would not survive its redraws.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.filter import ANSIToTruecolor, LineFilter
 from textual.strip import Strip
 from textual.widget import Widget
+
+if TYPE_CHECKING:  # numpy loads with the first image, not before the app's first frame
+    import numpy as np
 
 UPPER_HALF = "\u2580"
 
@@ -80,6 +82,8 @@ class ImageView(Widget):
         height: int,
     ) -> list[Strip]:
         """The rows of ``image`` (and ``mask``) in ``width`` x ``height`` cells; any thread."""
+        import numpy as np
+
         if image is None or width < 1 or height < 1:
             return []
         pixels = fit(image, mask, ignore, width, height * 2)
@@ -118,6 +122,7 @@ def fit(
     """``image`` (with ``mask`` blended over) scaled to fit ``width`` x ``height`` pixels,
     keeping its aspect; an even number of rows (two per cell)."""
     import cv2
+    import numpy as np
 
     from backends.palette import overlay
 
