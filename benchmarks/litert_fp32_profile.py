@@ -27,14 +27,15 @@ def p50(call: Any, seconds: float) -> float:
 
 
 def tflite_of(model: Any, path: Path) -> Path:
-    import tensorflow as tf
+    """``model`` as mllib converts it: exported as a SavedModel, then through mllib's TFLite
+    converter (batch 1, variables frozen) at fp32."""
+    from backends.convert import tflite
+    from backends.convert.stage import ConvertStep
+    from backends.formats import Precision
 
-    spec = [tf.TensorSpec((1, *i.shape[1:]), tf.float32) for i in model.inputs]
-    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0])).get_concrete_function(
-        *spec
-    )
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
-    path.write_bytes(converter.convert())
+    saved = path.with_suffix(".savedmodel")
+    model.export(str(saved), verbose=False)
+    tflite.convert(saved, path, Precision.FP32, ConvertStep())
     return path
 
 
@@ -88,10 +89,10 @@ def main() -> None:
     interpreter = litert(files[0], 2)
     ops = interpreter._get_ops_details()  # after XNNPACK took what it could
     delegated = sum(op["op_name"] == "DELEGATE" for op in ops)
-    left = sorted({op["op_name"] for op in ops if op["op_name"] != "DELEGATE"})
+    kinds = sorted({op["op_name"] for op in ops if op["op_name"] != "DELEGATE"})
     print(
-        f"XNNPACK: the whole model runs as {delegated} delegate partition(s); nodes it left to "
-        f"LiteRT's own kernels: {', '.join(left) or 'none'}"
+        f"XNNPACK: {delegated} delegate partition(s) over the model's "
+        f"{len(ops) - delegated} nodes ({', '.join(kinds)}): one partition is the whole graph"
     )
     print(
         f"TensorFlow {tf.__version__} (oneDNN, its pool on both cores) and LiteRT (XNNPACK) with "

@@ -79,7 +79,7 @@ def main() -> None:
     reference = load("tensorflow", ws.verify(model), threads=args.threads)
     print(
         f"{'software':<20} {'p50 ms':>8} {'p99 ms':>8} {'MB':>6} {'vs TF fp32':>10} "
-        f"{'agreement':>10} {'ΔmIoU':>8}  gate"
+        f"{'agreement':>10} {'mIoU':>7} {'ΔmIoU':>8}  gate"
     )
     baseline = None
     for artifact in [model, *built]:
@@ -103,8 +103,8 @@ def main() -> None:
                 f"{software_label(runtime, precision):<20} {latency.p50_ms:8.1f} "
                 f"{latency.p99_ms:8.1f} {artifact.size / 1e6:6.1f} "
                 f"{baseline / latency.p50_ms:9.2f}x {fidelity.argmax_agreement:10.4f} "
-                f"{fidelity.delta:+8.4f}  {'passed' if fidelity.passed else 'MISSED'} "
-                f"({fidelity.gate})"
+                f"{fidelity.value:7.4f} {fidelity.delta:+8.4f}  "
+                f"{'passed' if fidelity.passed else 'MISSED'} ({fidelity.gate})"
             )
     print(f"for comparison, {ORIGINAL} (different hardware: a GPU)")
 
