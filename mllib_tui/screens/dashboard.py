@@ -28,6 +28,9 @@ class Dashboard(Screen[None]):
         self.last_error: str | None = None  # stays on the status line until the next job
         self.ready = False  # mounted: its panes exist
         self.unshown: Snapshot | None = None
+        # progress that came while another screen covered this one: shown when it is back
+        # (updating hidden widgets re-laid out and re-rendered the screen on top every frame)
+        self.held: dict[tuple[str, str | None], ev.Progress] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -104,8 +107,24 @@ class Dashboard(Screen[None]):
         self.board_states[board] = text
         self._show_boards()
 
+    @property
+    def covered(self) -> bool:
+        """Another full screen is on top (a modal dialog leaves this one in view). Textual's
+        ``is_current`` stays true for the screen just under the top one."""
+        top = self.app.screen
+        return top is not self and not top.is_modal
+
+    def on_screen_resume(self) -> None:
+        held, self.held = self.held, {}
+        for event in held.values():
+            self.on_engine(event)
+
     def on_engine(self, event: ev.Event) -> None:
         board = getattr(event, "board", None)
+        if isinstance(event, ev.Progress) and self.covered:
+            self.held[(event.stage, board)] = event
+            return
+        self.held.pop((event.stage, board), None)  # a finish or an error supersedes it
         if event.stage == "train" and board is None:
             self._training(event)
         if isinstance(event, ev.Progress) and event.stage != "train":
