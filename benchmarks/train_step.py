@@ -1,7 +1,7 @@
 """Training step time at batch 8: mllib's ``fit`` (shard streaming, augmentation, per-step
 events, per-epoch validation and checkpoint) vs a bare ``train_on_batch`` on one in-memory batch.
 
-    .venv/bin/python benchmarks/train_step.py [--size 128] [--width 0.35] [--steps 40]
+    .venv/bin/python benchmarks/train_step.py [--size 128 | 480x512] [--width 0.35] [--steps 40]
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from backends.workspace import Workspace
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--size", default="128", help="SIDE or HEIGHTxWIDTH")
     parser.add_argument("--width", type=float, default=0.35)
     parser.add_argument("--steps", type=int, default=40, help="steps per epoch (batch 8)")
     args = parser.parse_args()
+    height, width = (int(v) for v in (args.size.split("x") * 2)[:2])
     import keras
 
     from backends.networks.unet import build_unet
@@ -35,19 +36,19 @@ def main() -> None:
         ws,
         name="bench",
         images=images,
-        size=(args.size, args.size),
+        size=(height, width),
         val_fraction=8 / images,
         emit=lambda e: None,
     )
 
     # Baseline: the same network, one fixed batch, no input pipeline, no events.
-    model = build_unet((args.size, args.size), 4, width=args.width)
+    model = build_unet((height, width), 4, width=args.width)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy()
     )
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 255, (8, args.size, args.size, 3)).astype(np.float32)
-    y = rng.integers(0, 4, (8, args.size, args.size)).astype(np.int32)
+    x = rng.uniform(0, 255, (8, height, width, 3)).astype(np.float32)
+    y = rng.integers(0, 4, (8, height, width)).astype(np.int32)
     weights = np.ones(y.shape, np.float32)
     start = time.perf_counter()
     model.train_on_batch(x, y, sample_weight=weights)
@@ -69,7 +70,7 @@ def main() -> None:
     ours = (marks[2] - marks[1]) / args.steps
     total_first = marks[1] - begin
     print(
-        f"network: UNet width {args.width}, {args.size}x{args.size}, batch 8, "
+        f"network: UNet width {args.width}, {height}x{width}, batch 8, "
         f"{model.count_params():,} parameters"
     )
     print(f"bare train_on_batch      {bare * 1000:7.1f} ms/step (first step {first:.1f} s)")
