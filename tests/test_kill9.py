@@ -1,4 +1,4 @@
-"""The tiny pipeline killed with SIGKILL at four random moments, then run to the end: no job is
+"""The tiny pipeline killed with SIGKILL at six random moments, then run to the end: no job is
 left running, every catalogued artifact is on disk with its sha256, every report parses."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def test_killed_at_random_moments_the_pipeline_still_finishes_whole(tmp_path: Pa
     exe = str(Path(sys.executable).with_name("mllib-tui"))
     rng = random.Random(20261201)
     moments = []
-    for _ in range(4):
+    for _ in range(6):
         run = subprocess.Popen(
             [exe, "run", "--headless", "--json", "-w", str(root), str(TINY)],
             stdout=subprocess.PIPE,

@@ -72,8 +72,9 @@ def test_predict_takes_the_argmax_of_quantised_output_without_dequantising(
     from backends.workspace import Workspace
 
     ws = Workspace.open(trained_ws)
-    (int8,) = [a for a in ws.catalog.artifacts("tflite") if a.meta.get("precision") == "int8"]
-    (dataset,) = ws.catalog.datasets()
+    int8 = next(a for a in ws.catalog.artifacts("tflite") if a.meta.get("precision") == "int8")
+    assert int8.dataset_id is not None
+    dataset = ws.catalog.dataset_by_id(int8.dataset_id)
     model = load("litert", ws.verify(int8))
     images, _ = next(split(ws.path(dataset.path), "val").batches(4))
     assert model.run(model.prepare(images)).dtype == np.int8
