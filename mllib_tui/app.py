@@ -16,11 +16,11 @@ from textual.widgets import DataTable
 from textual.worker import WorkerState, get_current_worker
 
 from backends import events as ev
-from backends.config import read_toml
-from backends.errors import BadInput, Cancelled, MllibError, read_input
+from backends.errors import Cancelled, MllibError
 from backends.formats import KERAS_KIND
 from backends.workspace import Workspace, default_root
 from mllib_tui import jobs, state
+from mllib_tui.keymap import read_keymap
 from mllib_tui.messages import EngineEvent, JobEnded, WorkspaceLoaded
 from mllib_tui.screens.board import BoardScreen
 from mllib_tui.screens.dashboard import Dashboard
@@ -28,7 +28,6 @@ from mllib_tui.screens.modals import Confirm, ConvertForm, DeployForm, Help, Tra
 from mllib_tui.screens.results import ResultsScreen
 from mllib_tui.widgets.panes import ConversionsPane
 
-KEYMAP = Path("~/.config/mllib/keymap.toml")
 FRAME = 1 / 30  # seconds: how often progress reaches the screen
 
 
@@ -70,21 +69,13 @@ class MllibApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(Dashboard(self.root.name))
         self.set_interval(FRAME, self.show_progress)
-        self._load_keymap()
+        try:
+            self.set_keymap(read_keymap())
+        except MllibError as exc:
+            self.notify(str(exc), severity="error", markup=False)
         # After the first refresh: rows reaching a DataTable before it is mounted can keep
         # their columns at header width.
         self.call_after_refresh(self.reload)
-
-    def _load_keymap(self) -> None:
-        path = KEYMAP.expanduser()
-        if path.is_file():
-            try:
-                keys = read_toml(read_input(path, "keymap"), str(path)).get("keys", {})
-                if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-                    raise BadInput(f'{path}: [keys] maps binding ids to keys, e.g. deploy = "D"')
-                self.set_keymap(keys)
-            except MllibError as exc:
-                self.notify(str(exc), severity="error", markup=False)
 
     @work(thread=True, group="load", exclusive=True, exit_on_error=False)
     def reload(self) -> None:
@@ -134,11 +125,9 @@ class MllibApp(App[None]):
 
     @on(EngineEvent)
     def route(self, message: EngineEvent) -> None:
-        """Every screen that shows engine work gets the event; each updates its own widgets.
-
-        Progress is shown at most once per frame: between two frames only the newest of each
-        job's stage is kept (a training and eight boards send hundreds a second), and any other
-        event first shows the progress before it, so the order on screen is the engine's."""
+        """Every screen that shows engine work gets the event. Progress is shown once a frame:
+        the newest of each job's stage (a training and eight boards send hundreds a second);
+        any other event first shows the progress before it, so the order is the engine's."""
         event = message.event
         if isinstance(event, ev.Progress):
             self.progress[(message.job, event.stage, event.board)] = event
@@ -380,19 +369,10 @@ class MllibApp(App[None]):
         self.push_screen(ResultsScreen(self.ws, model, self.snapshot.model_label(model)))
 
     def action_help(self) -> None:
-        """The keys this screen answers now (the keymap's, shown as the footer shows them)."""
-        keys: dict[str, list[str]] = {}
-        for active in self.screen.active_bindings.values():
-            binding = active.binding
-            if binding.description and binding.action != "command_palette":
-                shown = keys.setdefault(binding.description, [])
-                if (key := self.get_key_display(binding)) not in shown:
-                    shown.append(key)
-        lines = [(" ".join(k), description) for description, k in keys.items()]
-        lines.append(("tab", "Next pane (shift+tab: the one before)"))
+        extra = [("tab", "Next pane (shift+tab: the one before)")]
         if isinstance(self.screen, Dashboard):
-            lines.append(("enter", "Open the board or dataset under the cursor"))
-        self.push_screen(Help(lines))
+            extra.append(("enter", "Open the board or dataset under the cursor"))
+        self.push_screen(Help.of(self, self.screen, extra))
 
     def action_quit_app(self) -> None:
         if not self.running():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any
+
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
 from backends.formats import FORMATS
@@ -142,6 +144,19 @@ class Help(ModalScreen[None]):
     def __init__(self, lines: list[tuple[str, str]]) -> None:
         super().__init__()
         self.lines = lines
+
+    @classmethod
+    def of(cls, app: App[Any], screen: Screen[Any], extra: list[tuple[str, str]]) -> Help:
+        """The keys ``screen`` answers now (the keymap's, shown as the footer shows them),
+        then ``extra``."""
+        keys: dict[str, list[str]] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.action != "command_palette":
+                shown = keys.setdefault(binding.description, [])
+                if (key := app.get_key_display(binding)) not in shown:
+                    shown.append(key)
+        return cls([*((" ".join(k), description) for description, k in keys.items()), *extra])
 
     def compose(self) -> ComposeResult:
         with Vertical():
