@@ -137,9 +137,10 @@ FORMATS = {
 PRECISIONS = tuple(p.value for p in Precision)
 KERAS_KIND = FORMATS["keras"].kind
 CALIBRATION_CACHE, CALIBRATION_SHARD = "calibration-cache", "calibration-shard"  # TensorRT int8
+EXPORT = "export"  # the record of a dataset version sent out for labelling (backends/annotate)
 # Every kind of artifact a workspace holds, and so the only names ``artifacts/KIND/`` may take.
 ARTIFACT_KINDS = frozenset(
-    {f.kind for f in FORMATS.values()} | {CALIBRATION_CACHE, CALIBRATION_SHARD}
+    {f.kind for f in FORMATS.values()} | {CALIBRATION_CACHE, CALIBRATION_SHARD, EXPORT}
 )
 
 

@@ -49,6 +49,37 @@ def import_coco(
     check_name(name, "dataset name")
     _check_splits(splits)
     sources = {s: coco.load(ann, images, class_map) for s, (ann, images) in splits.items()}
+    return import_sources(
+        ws,
+        name=name,
+        sources=sources,
+        class_map=class_map,
+        size=size,
+        emit=emit,
+        params={"splits": {s: [str(a), str(i)] for s, (a, i) in splits.items()}},
+        source=source or {},
+        shard_size=shard_size,
+        stage=stage,
+    )
+
+
+def import_sources(
+    ws: Workspace,
+    *,
+    name: str,
+    sources: Mapping[str, coco.CocoSource],
+    class_map: ClassMap,
+    size: Size,
+    emit: Emit,
+    params: dict[str, Any],
+    source: dict[str, Any],
+    shard_size: int | None = None,
+    stage: str = "dataset",
+) -> DatasetRecord:
+    """Validated COCO sources (``split -> source``) as dataset ``name``; ``params`` and
+    ``source`` say where they came from (the job key and the manifest)."""
+    check_name(name, "dataset name")
+    _check_splits(sources)
     ignore = class_map.ignore
     return _assemble(
         ws,
@@ -57,9 +88,9 @@ def import_coco(
             s: (len(src.images), coco.samples(src, lambda i, m: letterbox(i, m, size, ignore)))
             for s, src in sources.items()
         },
-        params={"splits": {s: [str(a), str(i)] for s, (a, i) in splits.items()}},
+        params=params,
         extra={"class_map": class_map.to_json()},
-        source=source or {},
+        source=source,
         emit=emit,
         shard_size=shard_size,
         stage=stage,

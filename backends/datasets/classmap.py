@@ -1,8 +1,9 @@
 """Class maps: which COCO categories become which training class (data files, not code).
 
 A map is JSON: ``name``, ``ignore`` (the label excluded from loss and metrics), ``other`` (the
-class for categories not listed; ``null`` makes an unlisted category an error) and ``classes``, a
-list of ``{"id", "name", "categories"}`` where categories are COCO names or numeric ids.
+class for categories not listed; ``null`` makes an unlisted category an error), ``classes``, a
+list of ``{"id", "name", "categories"}`` where categories are COCO names or numeric ids, and
+optionally ``ignore_categories``: categories painted with the ignore label (don't-care regions).
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class ClassMap:
         ignore = data.get("ignore", 255)
         if not isinstance(ignore, int) or not len(names) <= ignore <= 255:
             raise bad("ignore", f"must be an integer from {len(names)} to 255")
+        for category in data.get("ignore_categories", []):
+            if not isinstance(category, str | int) or category in categories:
+                raise bad("ignore_categories", f"has a bad or repeated {category!r}")
+            categories[category] = ignore
         other = data.get("other")
         if other is not None and other not in range(len(names)):
             raise bad("other", "must be a class id or null")
@@ -90,7 +95,8 @@ class ClassMap:
         return table
 
     def to_json(self) -> dict[str, Any]:
-        grouped: dict[int, list[str | int]] = {i: [] for i in range(self.num_classes)}
+        labels = (*range(self.num_classes), self.ignore)
+        grouped: dict[int, list[str | int]] = {i: [] for i in labels}
         for category, index in self.categories.items():
             grouped[index].append(category)
         return {
@@ -100,4 +106,5 @@ class ClassMap:
             "classes": [
                 {"id": i, "name": n, "categories": grouped[i]} for i, n in enumerate(self.classes)
             ],
+            **({"ignore_categories": grouped[self.ignore]} if grouped[self.ignore] else {}),
         }

@@ -44,6 +44,8 @@ class CocoSource:
     annotations_file: Path
     images: tuple[CocoImage, ...]
     lookup: dict[int, int]  # COCO category id -> class id
+    ignore: int  # the label of pixels training leaves out
+    boxes: int = 0  # annotations that are boxes without a mask (painted ignore)
 
 
 _T = TypeVar("_T")
@@ -51,14 +53,8 @@ _T = TypeVar("_T")
 MAX_SIDE = 16384  # pixels: a larger declared image is a mistake, not a photo
 
 
-def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoSource:
-    """Parse and validate; every problem is a ``BadInput`` naming the file and the field.
-
-    Everything a COCO export holds is checked here, before any image is read: an image's
-    ``file_name`` must stay inside ``images_dir`` (subfolders, as CVAT writes them, are fine;
-    absolute paths and ``..`` are refused), polygons must be lists of finite numbers in x,y
-    pairs, and RLE must cover exactly its image (``size`` equal to the image's height and
-    width, counts non-negative and summing to height x width)."""
+def read(annotations_file: Path) -> dict[str, Any]:
+    """The annotation file as a JSON object holding the three lists COCO needs."""
     src = str(annotations_file)
     raw = read_input(annotations_file, "annotation file")
     try:
@@ -71,6 +67,37 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise BadInput(f"{src}: field '{key}' must be a list")
+    return data
+
+
+def file_names(data: dict[str, Any], src: str) -> list[str]:
+    """Each image's ``file_name``, checked to stay inside the images directory."""
+    names = []
+    for i, info in enumerate(data["images"]):
+        where = f"{src}: images[{i}]"
+        _require(info, {"file_name": str}, where)
+        names.append(_inside(info["file_name"], f"{where}.file_name"))
+    return names
+
+
+def load(
+    annotations_file: Path,
+    images_dir: Path,
+    class_map: ClassMap,
+    data: dict[str, Any] | None = None,
+) -> CocoSource:
+    """Parse (unless ``data`` is the file's content, already read) and validate; every problem
+    is a ``BadInput`` naming the file and the field.
+
+    Everything a COCO export holds is checked here, before any image is read: an image's
+    ``file_name`` must stay inside ``images_dir`` (subfolders, as CVAT writes them, are fine;
+    absolute paths and ``..`` are refused), polygons must be lists of finite numbers in x,y
+    pairs, and RLE must cover exactly its image (``size`` equal to the image's height and
+    width, counts non-negative and summing to height x width). An annotation with an empty
+    segmentation and a box (a rectangle, as Label Studio exports them) has no mask: its box is
+    painted with the ignore label, and ``boxes`` counts them."""
+    src = str(annotations_file)
+    data = read(annotations_file) if data is None else data
     if not data["images"]:
         raise BadInput(f"{src}: 'images' is empty: the dataset has nothing to learn from")
     for i, category in enumerate(data["categories"]):
@@ -90,6 +117,7 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
         declared[info["id"]] = (i, info)
 
     by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    boxes = 0
     for i, ann in enumerate(data["annotations"]):
         where = f"{src}: annotations[{i}]"
         _require(ann, {"id": int, "image_id": int, "category_id": int}, where)
@@ -100,6 +128,9 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
         if ann["image_id"] not in declared:
             raise BadInput(f"{where} refers to image_id {ann['image_id']}, which 'images' lacks")
         info = declared[ann["image_id"]][1]
+        if ann.get("segmentation") == [] and "bbox" in ann:
+            ann = {**ann, "segmentation": [_box(ann["bbox"], f"{where}.bbox")], "box": True}
+            boxes += 1
         _segmentation(ann.get("segmentation"), info["height"], info["width"], where)
         by_image[ann["image_id"]].append(ann)
 
@@ -111,7 +142,7 @@ def load(annotations_file: Path, images_dir: Path, class_map: ClassMap) -> CocoS
             raise BadInput(f"{where}: image {file} not found; check --images")
         anns = tuple(sorted(by_image.get(info["id"], []), key=lambda a: a["id"]))
         images.append(CocoImage(info["id"], file, info["height"], info["width"], anns))
-    return CocoSource(Path(annotations_file), tuple(images), lookup)
+    return CocoSource(Path(annotations_file), tuple(images), lookup, class_map.ignore, boxes)
 
 
 def _require(obj: Any, fields: dict[str, type], where: str) -> None:
@@ -122,7 +153,7 @@ def _require(obj: Any, fields: dict[str, type], where: str) -> None:
             raise BadInput(f"{where}.{name} is missing or not of type {kind.__name__}")
 
 
-def _inside(file_name: str, where: str) -> None:
+def _inside(file_name: str, where: str) -> str:
     """A file name that stays inside the images directory, whatever the directory is."""
     path = PurePosixPath(file_name)
     if not file_name or "\0" in file_name or path.is_absolute() or ".." in path.parts:
@@ -130,6 +161,20 @@ def _inside(file_name: str, where: str) -> None:
             f"{where} {file_name!r} leaves the images directory: file names must be relative "
             "to it (subfolders are fine; '..' and absolute paths are not)"
         )
+    return file_name
+
+
+def _box(bbox: Any, where: str) -> list[float]:
+    """A COCO ``[x, y, width, height]`` box as a polygon."""
+    if not (
+        isinstance(bbox, list)
+        and len(bbox) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
+        and all(math.isfinite(v) for v in bbox)
+    ):
+        raise BadInput(f"{where} must be [x, y, width, height] (finite numbers)")
+    x, y, w, h = bbox
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
 def _segmentation(segmentation: Any, height: int, width: int, where: str) -> None:
@@ -209,8 +254,11 @@ def rle_counts(rle: dict[str, Any]) -> np.ndarray:
     return values
 
 
-def semantic_mask(image: CocoImage, lookup: dict[int, int], src: str = "") -> np.ndarray:
-    """The class-id mask (uint8, HxW) of one image; unannotated pixels are class 0."""
+def semantic_mask(
+    image: CocoImage, lookup: dict[int, int], src: str = "", ignore: int = 255
+) -> np.ndarray:
+    """The class-id mask (uint8, HxW) of one image; unannotated pixels are class 0, boxes
+    without a mask ``ignore``."""
     h, w = image.height, image.width
     try:
         runs = [rle_counts(instance_rle(a["segmentation"], h, w)) for a in image.annotations]
@@ -229,7 +277,8 @@ def semantic_mask(image: CocoImage, lookup: dict[int, int], src: str = "") -> np
     )
     flat = np.zeros(h * w, np.uint8)  # column-major, like the RLE runs
     for i in order:
-        label = lookup[image.annotations[i]["category_id"]]
+        ann = image.annotations[i]
+        label = ignore if ann.get("box") else lookup[ann["category_id"]]
         bounds = np.cumsum(runs[i]).tolist()
         for start, stop in zip(bounds[0::2], bounds[1::2], strict=False):
             flat[start:stop] = label
@@ -265,7 +314,8 @@ def samples(
     src = str(source.annotations_file)
 
     def one(image: CocoImage) -> _T:
-        return prepare(read_image(image, src), semantic_mask(image, source.lookup, src))
+        mask = semantic_mask(image, source.lookup, src, source.ignore)
+        return prepare(read_image(image, src), mask)
 
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(workers, thread_name_prefix="coco") as pool:

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from backends.catalog import DatasetRecord
 from backends.datasets.sources import FashionMnist, Folder, Synth
 from backends.events import Emit
 from backends.workspace import Workspace
+from mllib_tui.commands.annotate import SeedOption, ValFractionOption, export, pull_app
 from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed
 from mllib_tui.headless.output import RichProgress
@@ -29,6 +31,8 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+app.command()(export)
+app.add_typer(pull_app, name="pull-labels")
 stdout = new_console()
 
 SizeOption = Annotated[
@@ -78,38 +82,95 @@ def synth(
 @import_app.command("coco")
 def import_coco(
     name: Annotated[str, typer.Argument(help="Dataset name.")],
-    train: Annotated[Path, typer.Option(help="COCO instances JSON of the training split.")],
-    val: Annotated[Path, typer.Option(help="COCO instances JSON of the validation split.")],
-    images: Annotated[Path, typer.Option(help="Directory the train file_names are relative to.")],
+    annotations: Annotated[
+        Path | None,
+        typer.Option(
+            help="One COCO file, as a labelling tool exports it (CVAT, datumaro, Label "
+            "Studio): split as exported, else by --val-fraction. Instead of --train/--val.",
+        ),
+    ] = None,
+    train: Annotated[
+        Path | None, typer.Option(help="COCO instances JSON of the training split.")
+    ] = None,
+    val: Annotated[
+        Path | None, typer.Option(help="COCO instances JSON of the validation split.")
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory the file_names are relative to (with --annotations, default: the "
+            "export's images/ or the file's directory)."
+        ),
+    ] = None,
     val_images: Annotated[
         Path | None, typer.Option(help="Directory for the val file_names (default: --images).")
     ] = None,
     class_map: Annotated[
-        str,
-        typer.Option(help="Built-in map name or a JSON file (see backends/datasets/classmaps)."),
-    ] = "coco-4",
-    size: SizeOption = "480x512",
+        str | None,
+        typer.Option(
+            help="Built-in map name or a JSON file (see backends/datasets/classmaps); default "
+            "coco-4, or the classes of the export the images came from."
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="Stored image size, HEIGHTxWIDTH; images are letterboxed (default 480x512, or "
+            "the exported dataset's)."
+        ),
+    ] = None,
+    val_fraction: ValFractionOption = 0.2,
+    seed: SeedOption = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Import COCO instance annotations as semantic masks (polygons, RLE and crowd regions).
 
-    Example: mllib-tui datasets import coco coco2017 --train annotations/instances_train2017.json
+    Labels back from a labelling tool (one file): the images are matched to the export they
+    came from, whose classes, splits and size they keep, and the version records its lineage.
+
+    Examples: mllib-tui datasets import coco coco2017 --train annotations/instances_train2017.json
     --val annotations/instances_val2017.json --images train2017 --val-images val2017
+
+    mllib-tui datasets import coco bench-labelled --annotations
+    cvat/annotations/instances_default.json
     """
     from backends.datasets.build import import_coco as run_import
     from backends.datasets.classmap import ClassMap
 
+    if annotations is not None:
+        from backends.annotate.labels import import_labels
+
+        if train or val or val_images:
+            _usage("--annotations imports one file: leave out --train, --val and --val-images")
+        _import(
+            workspace,
+            lambda ws, emit: import_labels(
+                ws, name=name, annotations=annotations, emit=emit, images_dir=images,
+                class_map=class_map, size=parse_size(size) if size else None,
+                val_fraction=val_fraction, seed=seed,
+            ),
+        )  # fmt: skip
+        return
+    if train is None or val is None or images is None:
+        _usage("give --train, --val and --images (or one labelling tool's file: --annotations)")
     _import(
         workspace,
         lambda ws, emit: run_import(
             ws,
             name=name,
             splits={"train": (train, images), "val": (val, val_images or images)},
-            class_map=ClassMap.load(class_map),
-            size=parse_size(size),
+            class_map=ClassMap.load(class_map or "coco-4"),
+            size=parse_size(size or "480x512"),
             emit=emit,
         ),
     )
+
+
+def _usage(message: str) -> None:
+    from mllib_tui.headless.diagnostics import error_line
+
+    error_line(message)
+    raise typer.Exit(2)
 
 
 @import_app.command("fashion-mnist")
@@ -257,16 +318,30 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Counts per split and the class histogram (pixels for segmentation, images for
-    classification) of one dataset version."""
+    classification) of one dataset version, and its lineage: captured -> exported for labelling
+    -> labelled -> the models trained on it."""
+    from backends.annotate.lineage import chain
+
     with diagnosed():
-        record = Workspace.open(workspace).catalog.dataset(ref)
+        ws = Workspace.open(workspace)
+        record = ws.catalog.dataset(ref)
+        steps = chain(ws, record)
     manifest = record.manifest
     if as_json:
         print(json.dumps(manifest))
         return
     if not record.labelled:
         _show_capture(record)
-        return
+    else:
+        _show_labelled(record)
+    if len(steps) > 1:
+        stdout.print("[bold]Lineage[/]")
+        for step, what in steps:
+            stdout.print(f"  {step:<9} {escape(what)}", soft_wrap=True)
+
+
+def _show_labelled(record: DatasetRecord) -> None:
+    manifest = record.manifest
     segmentation = manifest["ignore"] is not None
     channels = manifest.get("channels", 3)
     stdout.print(
