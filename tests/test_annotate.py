@@ -184,8 +184,10 @@ def test_polygons_lose_holes_and_nothing_else(ws: Workspace, tmp_path: Path) -> 
     assert (changed == (hole > 0)[None]).all()
     assert (after[changed] == 1).all()  # the hole took the ring's class
     iou = ((before == 1) & (after == 1)).sum() / ((before == 1) | (after == 1)).sum()
-    print(f"polygon round trip: {changed.sum()} of {changed.size} pixels changed, "
-          f"person IoU {iou:.4f}")
+    print(
+        f"polygon round trip: {changed.sum()} of {changed.size} pixels changed, "
+        f"person IoU {iou:.4f}"
+    )
     assert iou > 0.8
 
 
@@ -264,7 +266,10 @@ def test_a_capture_goes_out_with_the_models_prelabels_and_comes_back_labelled(
     shown = cli("datasets", "show", back.ref, "-w", str(app_ws)).stdout
     steps = [line.split()[0] for line in shown[shown.index("Lineage") :].splitlines()[1:]]
     assert steps == ["captured", "exported", "labelled"]
-    assert f"{len(frames)} frames from board cam" in shown and f"pre-labelled by artifact {model.id}" in shown
+    assert (
+        f"{len(frames)} frames from board cam" in shown
+        and f"pre-labelled by artifact {model.id}" in shown
+    )
 
 
 def test_brush_masks_decode_as_label_studios_encoder_wrote_them(tmp_path: Path) -> None:
