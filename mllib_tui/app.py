@@ -257,6 +257,7 @@ class MllibApp(App[None]):
         self.workers.cancel_group(self, "convert")
         self.workers.cancel_group(self, "boards")
         self.workers.cancel_group(self, "acquire")  # a capture keeps the frames it has
+        self.workers.cancel_group(self, "annotate")  # an export is written whole or not at all
         self.notify("Cancelling: running work stops at its next step")
 
     def action_probe(self) -> None:

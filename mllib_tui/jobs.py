@@ -121,3 +121,21 @@ def bench(ws: Workspace, devices: Path | None, board: str, artifacts: list[Artif
             ).raise_for_outcome()  # fmt: skip
 
     return work
+
+
+def export(ws: Workspace, ref: str, fmt: str, output: Path, prelabel: int | None) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.annotate.export import export as run_export
+
+        run_export(ws, ref, fmt, output, emit, prelabel=prelabel)
+
+    return work
+
+
+def pull_labels(ws: Workspace, url: str, project: int, name: str) -> Work:
+    def work(emit: ev.Emit) -> None:
+        from backends.annotate.labelstudio import pull
+
+        pull(ws, url=url, project=project, name=name, emit=emit)
+
+    return work

@@ -142,3 +142,29 @@ async def test_browse_a_capture(tmp_path: Path) -> None:
         await pilot.press("right")
         await _until(pilot, lambda: screen.view.index == 1)
         assert int(screen.view.image.mean()) == pytest.approx(40, abs=2)
+
+
+async def test_export_from_the_dataset_screen_with_progress(tmp_path: Path) -> None:
+    """e: the export form (format, directory, pre-labels), the export runs as a job, its
+    progress and its last line show in the side panel, and the catalog records it."""
+    from textual.widgets import Input, ProgressBar, Select
+
+    from backends.formats import EXPORT
+
+    ws = synth_ws(tmp_path / "ws")
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _open(pilot, tmp_path / "ws")
+        await pilot.press("e")
+        await _until(pilot, lambda: pilot.app.screen.query("#output"))
+        form = pilot.app.screen
+        form.query_one("#format", Select).value = "coco"
+        form.query_one("#output", Input).value = str(tmp_path / "out")
+        await pilot.click("#export")
+        status = screen.query_one("#status", Static)
+        await _until(pilot, lambda: "exported 24 images" in str(status.render()))
+        assert screen.query_one(ProgressBar).progress == 24
+        assert not screen.has_class("working")
+    (record,) = ws.catalog.artifacts(EXPORT)
+    assert record.meta["format"] == "coco" and record.meta["output"] == str(tmp_path / "out")
+    assert len(list((tmp_path / "out/images").iterdir())) == 24

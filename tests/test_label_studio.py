@@ -6,6 +6,7 @@ The token never reaches the workspace or the output."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -155,3 +156,49 @@ def test_label_studio_round_trip_trains(label_studio: str, app_ws: Path, tmp_pat
     shown = cli("datasets", "show", "bench-ls", "-w", str(app_ws)).stdout
     steps = [line.split()[0] for line in shown[shown.index("Lineage") :].splitlines()[1:]]
     assert steps == ["captured", "exported", "labelled", "trained"]
+
+
+async def test_pull_labels_from_the_dataset_screen(
+    label_studio: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """p: the pull form, then the project's labels become a version the app lists."""
+    from textual.widgets import Input, Static
+
+    from backends.annotate.export import export
+    from backends.datasets.build import synth_dataset
+    from mllib_tui.app import MllibApp
+    from tests.test_dataset_screen import _open, _until
+
+    ws = Workspace.open(tmp_path / "ws")
+    synth_dataset(ws, name="demo", images=8, size=(72, 96), emit=lambda _e: None)
+    export(ws, "demo", "label-studio", tmp_path / "ls", lambda _e: None)
+    tasks = json.loads((tmp_path / "ls/tasks.json").read_text())
+    for task in tasks:  # the labels go up as predictions, then a person accepts three
+        task["predictions"] = [
+            {"model_version": "labels", "result": task["annotations"][0]["result"]}
+        ]
+        del task["annotations"]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    made = labelling_tools.run(
+        "label-studio",
+        "label_studio_project.py",
+        label_studio,
+        TOKEN,
+        tmp_path / "ls/labelling-config.xml",
+        tmp_path / "tasks.json",
+    )
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", TOKEN)
+    app = MllibApp(tmp_path / "ws")
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await _open(pilot, tmp_path / "ws")
+        await pilot.press("p")
+        await _until(pilot, lambda: pilot.app.screen.query("#project"))
+        form = pilot.app.screen
+        form.query_one("#url", Input).value = label_studio
+        form.query_one("#project", Input).value = str(made["project"])
+        form.query_one("#name", Input).value = "demo-back"
+        await pilot.click("#pull")
+        status = screen.query_one("#status", Static)
+        await _until(pilot, lambda: "are demo-back@" in str(status.render()))
+        await _until(pilot, lambda: any(d.name == "demo-back" for d in app.snapshot.datasets))
+    assert ws.catalog.dataset("demo-back").manifest["source"]["labels"]["matched"] == 2

@@ -13,8 +13,9 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from backends.annotate import EXPORT_FORMATS, LOCAL_FILES
 from backends.annotate import items as source
 from backends.annotate.writers import (
     CocoWriter,
@@ -31,10 +32,7 @@ from backends.formats import EXPORT
 from backends.tasks import SEGMENTATION, task_of
 from backends.workspace import Workspace, hash_path
 
-ExportFormat = Literal["coco", "cvat", "label-studio"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("coco", "cvat", "label-studio")
 INDEX = "mllib-export.json"
-LOCAL_FILES = "/data/local-files/?d=images/"  # Label Studio's local file serving
 
 
 def export(

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from backends.acquire.frames import frame_path
-from backends.annotate import lineage, shapes
+from backends.annotate import TOKEN_ENV, lineage, shapes
 from backends.catalog import DatasetRecord
 from backends.errors import BadInput
 from backends.events import Emit, Log
 from backends.workspace import Workspace
 
-TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 TIMEOUT = 120  # seconds: an export of a large project takes a while
 
 
@@ -275,7 +274,7 @@ def pull(
     tmp = ws.temporary("label-studio")
     try:
         annotations = to_coco(ws, tasks, tmp, emit, where)
-        return import_labels(
+        record = import_labels(
             ws,
             name=name,
             annotations=annotations,
@@ -287,5 +286,7 @@ def pull(
             via={"label_studio": {"url": client.url, "project": project, "tasks": len(tasks)}},
             where=where,
         )
+        emit(Log(stage="dataset", level="info", message=f"labels of {where} are {record.ref}"))
+        return record
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from backends.annotate.export import EXPORT_FORMATS, LOCAL_FILES
+from backends.annotate import EXPORT_FORMATS, LOCAL_FILES
 from backends.workspace import Workspace
 from mllib_tui.console import new_console
 from mllib_tui.headless.diagnostics import diagnosed

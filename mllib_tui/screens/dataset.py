@@ -2,25 +2,42 @@
 legend and the image's class pixels; a capture's camera frames with their capture facts.
 
 Keys step (right/left), jump (home/end, or g to type an index), toggle the overlay (o) and switch
-the split (s). Images are read in a thread worker: a shard read never blocks the event loop."""
+the split (s); e exports the version for labelling and p pulls a Label Studio project's labels
+back, with their progress in the side panel. Images are read in a thread worker: a shard read
+never blocks the event loop."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from backends import events as ev
 from backends.catalog import DatasetRecord
 from backends.datasets.browse import Browser, View
 from backends.errors import MllibError
+from backends.formats import FORMATS
 from backends.palette import PALETTE
 from backends.workspace import Workspace
+from mllib_tui import jobs
+from mllib_tui.screens.annotate import ExportForm, PullForm
 from mllib_tui.widgets.image import ImageView
+
+
+class Status(Message):
+    """Progress or a line of the screen's labelling job, posted from its worker thread."""
+
+    def __init__(self, event: ev.Progress | ev.Log) -> None:
+        super().__init__()
+        self.event = event
 
 
 class DatasetScreen(Screen[None]):
@@ -28,6 +45,8 @@ class DatasetScreen(Screen[None]):
     DatasetScreen #side { width: 34; padding: 0 1; }
     DatasetScreen #jump { display: none; }
     DatasetScreen.jumping #jump { display: block; }
+    DatasetScreen #progress { display: none; }
+    DatasetScreen.working #progress { display: block; }
     """
     BINDINGS = [
         Binding("right,l", "step(1)", "Next", id="dataset-next"),
@@ -37,6 +56,8 @@ class DatasetScreen(Screen[None]):
         Binding("g", "jump", "Go to", id="dataset-jump"),
         Binding("o", "toggle_overlay", "Overlay", id="dataset-overlay"),
         Binding("s", "switch_split", "Split", id="dataset-split"),
+        Binding("e", "export", "Export", id="dataset-export"),
+        Binding("p", "pull_labels", "Pull labels", id="dataset-pull-labels"),
         Binding("escape", "back", "Back", id="dataset-back"),
     ]
 
@@ -55,6 +76,8 @@ class DatasetScreen(Screen[None]):
             with Vertical(id="side"):
                 yield Static("", id="caption")
                 yield Static("", id="legend")
+                yield ProgressBar(id="progress", show_eta=True)
+                yield Static("", id="status")
                 # disabled (never focused) until g asks for a number: the keys are the screen's
                 yield Input(
                     placeholder="image number, enter", id="jump", type="integer", disabled=True
@@ -148,6 +171,57 @@ class DatasetScreen(Screen[None]):
         following = splits[(splits.index(self.browser.split_name) + 1) % len(splits)]
         self.browser = Browser(self.ws, self.dataset, following)
         self.go(0)
+
+    def action_export(self) -> None:
+        ref = self.dataset.ref
+        output = Path.cwd() / f"{self.dataset.name}-{self.dataset.version[:8]}-labelling"
+        models = [
+            (f"{a.kind} {a.id} ({a.meta.get('precision', '')})", a.id)
+            for a in self.app.snapshot.artifacts  # type: ignore[attr-defined]
+            if a.kind in {f.kind for f in FORMATS.values() if f.runtimes}
+        ]
+
+        def chosen(answer: tuple[str, Path, int | None] | None) -> None:
+            if answer is not None:
+                fmt, out, prelabel = answer
+                self._run(f"export:{ref}", jobs.export(self.ws, ref, fmt, out, prelabel))
+
+        self.app.push_screen(ExportForm(ref, output, models), chosen)
+
+    def action_pull_labels(self) -> None:
+        def chosen(answer: tuple[str, int, str] | None) -> None:
+            if answer is not None:
+                url, project, name = answer
+                self._run(f"pull-labels:{project}", jobs.pull_labels(self.ws, url, project, name))
+
+        self.app.push_screen(PullForm(f"{self.dataset.name}-labelled"), chosen)
+
+    def _run(self, job: str, work_: jobs.Work) -> None:
+        """``work_`` as an app job (the dashboard tracks it); its progress and lines also
+        come here."""
+
+        def work(emit: ev.Emit) -> None:
+            def both(event: ev.Event) -> None:
+                emit(event)
+                if isinstance(event, ev.Progress | ev.Log):
+                    self.post_message(Status(event))
+
+            work_(both)
+
+        self.query_one("#status", Static).update(Text(f"{job}: starting", style="dim"))
+        self.app.start(job, work, group="annotate")  # type: ignore[attr-defined]
+
+    @on(Status)
+    def show_status(self, message: Status) -> None:
+        event, status = message.event, self.query_one("#status", Static)
+        if isinstance(event, ev.Progress):
+            self.set_class(event.total is None or event.done < event.total, "working")
+            self.query_one(ProgressBar).update(total=event.total, progress=event.done)
+            status.update(
+                Text(f"{event.stage}: {event.done:.0f}/{event.total or 0:.0f} {event.unit}")
+            )
+        else:
+            status.update(Text(event.message, style="yellow" if event.level == "warning" else ""))
 
     def action_back(self) -> None:
         if self.has_class("jumping"):
