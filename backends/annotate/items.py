@@ -20,6 +20,7 @@ from backends.datasets.preprocess import letterbox_image, resize_mask, unpad
 from backends.datasets.shards import split
 from backends.errors import BadInput
 from backends.formats import Format
+from backends.names import check_sha256
 from backends.runtimes import LoadedModel, load, predict
 from backends.workspace import Workspace
 
@@ -91,10 +92,13 @@ def _frames(ws: Workspace, dataset: DatasetRecord, model: Prelabeller | None) ->
         if model is not None:
             prelabel = model(decode_jpeg(data))
         elif "prelabel" in frame:  # recorded while serving: the served model's mask
-            png = ws.root / "frames" / frame["prelabel"]["sha256"][:2]
-            mask = cv2.imread(str(png / f"{frame['prelabel']['sha256']}.png"), cv2.IMREAD_UNCHANGED)
-            if mask is not None:
-                prelabel = resize_mask(mask, (height, width))
+            sha = check_sha256(frame["prelabel"].get("sha256"), f"frame {frame['index']} prelabel")
+            mask = cv2.imread(
+                str(ws.root / "frames" / sha[:2] / f"{sha}.png"), cv2.IMREAD_UNCHANGED
+            )
+            if mask is None:
+                raise BadInput(f"frame {frame['index']}: its recorded pre-label is missing")
+            prelabel = resize_mask(mask, (height, width))
         name = f"frame-{frame['index']:06d}-{frame['sha256'][:8]}.jpg"
         yield Item(name, data, height, width, None, None, prelabel)
 
