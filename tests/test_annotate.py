@@ -382,3 +382,40 @@ def test_label_studio_rectangles_and_unlabelled_images_are_said_not_dropped(
     assert record.manifest["source"]["labels"]["matched"] == 14
     image, mask = split(ws.path(record.path), "train").read(0)
     assert (mask[0, 3:11, 2:12] == 255).all()  # the box is painted ignore
+
+
+def test_a_recordings_masks_are_its_default_prelabels(app_ws: Path, tmp_path: Path) -> None:
+    """serve --record keeps the served model's mask of each frame: an export without
+    --prelabel sends those, scaled to the frame, with the classes of the model's dataset."""
+    from pycocotools import mask as mask_utils
+
+    ws = Workspace.open(app_ws)
+    model = ws.catalog.artifacts("tflite")[0]
+    writer = CaptureWriter(ws, "rec", {"board": "cam", "camera": "0", "model": model.id})
+    frame = np.zeros((48, 64, 3), np.uint8)
+    data = cv2.imencode(".jpg", frame)[1].tobytes()
+    writer.add(
+        ev.Frame(
+            stage="serve",
+            index=0,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            width=64,
+            height=48,
+            captured=1.0,
+            board="cam",
+        ),
+        data,
+    )
+    served = np.zeros((24, 32), np.uint8)
+    served[6:12, 8:20] = 2  # the model's mask, at its own resolution
+    writer.add_prelabel(served)
+    ref = writer.finish(partial=False, reason="done", job_id=None).ref
+    export(ws, ref, "coco", tmp_path / "rec", emit)
+    doc = json.loads((tmp_path / "rec/annotations/instances_default.json").read_text())
+    (annotation,) = doc["annotations"]
+    assert doc["categories"][annotation["category_id"] - 1]["name"] == "vehicle"
+    decoded = mask_utils.decode(mask_utils.frPyObjects(annotation["segmentation"], 48, 64))
+    expected = np.zeros((48, 64), np.uint8)
+    expected[12:24, 16:40] = 1
+    assert (decoded == expected).all()
