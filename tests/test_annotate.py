@@ -211,6 +211,7 @@ def capture(ws: Workspace, frames: list[np.ndarray]) -> str:
     return writer.finish(partial=False, reason="done", job_id=None).ref
 
 
+@pytest.mark.slow  # the trained workspace
 def test_a_capture_goes_out_with_the_models_prelabels_and_comes_back_labelled(
     app_ws: Path, tmp_path: Path
 ) -> None:
@@ -384,6 +385,7 @@ def test_label_studio_rectangles_and_unlabelled_images_are_said_not_dropped(
     assert (mask[0, 3:11, 2:12] == 255).all()  # the box is painted ignore
 
 
+@pytest.mark.slow  # the trained workspace
 def test_a_recordings_masks_are_its_default_prelabels(app_ws: Path, tmp_path: Path) -> None:
     """serve --record keeps the served model's mask of each frame: an export without
     --prelabel sends those, scaled to the frame, with the classes of the model's dataset."""

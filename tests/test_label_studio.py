@@ -25,6 +25,8 @@ from tests import labelling_tools
 from tests.conftest import cli
 from tests.test_annotate import capture
 
+pytestmark = pytest.mark.slow  # a server's start, a training
+
 TOKEN = "5f0c7a1e9b3d42c8a6e1f0b7d9c3a2e4b8f6d1c0"
 
 
@@ -145,6 +147,43 @@ def test_label_studio_round_trip_trains(label_studio: str, app_ws: Path, tmp_pat
     for file in app_ws.rglob("*"):
         if file.is_file():
             assert TOKEN.encode() not in file.read_bytes(), file
+
+    # The same annotations through Label Studio's own JSON export and its SDK's COCO converter:
+    # the brush stroke is gone there, and the import says where to get it
+    project_export = tmp_path / "project.json"
+    request = urllib.request.Request(
+        f"{label_studio}/api/projects/{made['project']}/export?exportType=JSON",
+        headers={"Authorization": f"Token {TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        project_export.write_bytes(answer.read())
+    labelling_tools.run(
+        "label-studio",
+        "label_studio_to_coco.py",
+        tmp_path / "ls/labelling-config.xml",
+        project_export,
+        tmp_path / "coco",
+    )
+    via_file = cli(
+        "datasets",
+        "import",
+        "coco",
+        "bench-file",
+        "--annotations",
+        str(tmp_path / "coco/result.json"),
+        "--images",
+        str(tmp_path / "ls"),
+        "--val-fraction",
+        "0.5",
+        "-w",
+        str(app_ws),
+    )
+    assert via_file.returncode == 0, via_file.stderr
+    assert "leaves brush strokes out" in via_file.stderr
+    assert "1 annotation(s) are rectangles without a mask" in via_file.stderr
+    from_file = ws.catalog.dataset("bench-file")
+    assert from_file.manifest["source"]["labels"]["matched"] == sum(from_file.images.values())
+    assert from_file.version != record.version  # the brush stroke is missing from the file
 
     pipeline = tmp_path / "train.toml"
     pipeline.write_text(

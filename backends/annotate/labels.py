@@ -141,6 +141,9 @@ def _labelled_only(
     """Label Studio's images without annotations, left out and said."""
     if not label_studio:
         return source
+    emit(Log(stage="dataset", level="info", message=(
+        f"{src} is Label Studio's COCO export, which leaves brush strokes out: if the brush was "
+        "used, `datasets pull-labels label-studio` reads them")))  # fmt: skip
     kept = tuple(image for image in source.images if image.annotations)
     left = len(source.images) - len(kept)
     if left:
