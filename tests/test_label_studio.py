@@ -200,7 +200,7 @@ def test_label_studio_round_trip_trains(label_studio: str, app_ws: Path, tmp_pat
 async def test_pull_labels_from_the_dataset_screen(
     label_studio: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """p: the pull form, then the project's labels become a version the app lists."""
+    """i: the pull form, then the project's labels become a version the app lists."""
     from textual.widgets import Input, Static
 
     from backends.annotate.export import export
@@ -230,7 +230,7 @@ async def test_pull_labels_from_the_dataset_screen(
     app = MllibApp(tmp_path / "ws")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await _open(pilot, tmp_path / "ws")
-        await pilot.press("p")
+        await pilot.press("i")
         await _until(pilot, lambda: pilot.app.screen.query("#project"))
         form = pilot.app.screen
         form.query_one("#url", Input).value = label_studio

@@ -2,7 +2,7 @@
 legend and the image's class pixels; a capture's camera frames with their capture facts.
 
 Keys step (right/left), jump (home/end, or g to type an index), toggle the overlay (o) and switch
-the split (s); e exports the version for labelling and p pulls a Label Studio project's labels
+the split (s); e exports the version for labelling and i pulls a Label Studio project's labels
 back, with their progress in the side panel. Images are read in a thread worker: a shard read
 never blocks the event loop."""
 
@@ -57,7 +57,7 @@ class DatasetScreen(Screen[None]):
         Binding("o", "toggle_overlay", "Overlay", id="dataset-overlay"),
         Binding("s", "switch_split", "Split", id="dataset-split"),
         Binding("e", "export", "Export", id="dataset-export"),
-        Binding("p", "pull_labels", "Pull labels", id="dataset-pull-labels"),
+        Binding("i", "pull_labels", "Pull labels", id="dataset-pull-labels"),
         Binding("escape", "back", "Back", id="dataset-back"),
     ]
 
