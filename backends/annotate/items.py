@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class Item:
     labels: np.ndarray | None = field(repr=False)  # HxW class ids: the version's labels
     prelabel: np.ndarray | None = field(repr=False)  # HxW class ids: the model's
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 

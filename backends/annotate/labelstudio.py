@@ -54,6 +54,8 @@ class Client:
         if self._header is None:
             if self._token.count(".") == 2:  # a personal access token (JWT): refresh it
                 answer = self._request("/api/token/refresh", {"refresh": self._token}, auth=False)
+                if not isinstance(answer, dict) or not isinstance(answer.get("access"), str):
+                    raise BadInput(f"Label Studio at {self.url}: the token refresh gave no token")
                 self._header = f"Bearer {answer['access']}"
             else:
                 self._header = f"Token {self._token}"

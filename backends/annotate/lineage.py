@@ -20,6 +20,7 @@ from backends.annotate.writers import Vocabulary
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
 from backends.formats import EXPORT
+from backends.names import check_count, check_name, check_sha256, check_version
 from backends.workspace import Workspace
 
 TOOL_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's upload prefix
@@ -41,14 +42,43 @@ class Export:
 
 
 def exports(ws: Workspace) -> list[Export]:
-    """Every export recorded in the workspace (each index checked against its hash)."""
+    """Every export recorded in the workspace, each index checked against its hash and its
+    fields checked (a record pulled from a store is outside input)."""
     found = []
     for record in ws.catalog.artifacts(EXPORT):
         try:
-            found.append(Export(record, json.loads(ws.verify(record).read_text())))
+            index = json.loads(ws.verify(record).read_text())
+            found.append(Export(record, _checked(index, f"export {record.id}")))
         except (BadInput, OSError, ValueError):
             continue  # a damaged record cannot vouch for anything
     return found
+
+
+def _checked(index: Any, where: str) -> dict[str, Any]:
+    """The index's fields that imports use: classes, ignore, size, each image's name (a plain
+    file name: it is joined to directories), sha256 and split."""
+    if not isinstance(index, dict) or not isinstance(index.get("images"), list):
+        raise BadInput(f"{where}: not an export index")
+    classes = index.get("classes")
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+        raise BadInput(f"{where}: classes must be names")
+    check_count(index.get("ignore"), f"{where}: ignore", len(classes), 255)
+    if not isinstance(index.get("size"), list) or len(index["size"]) != 2:
+        raise BadInput(f"{where}: size must be [height, width]")
+    for side in index["size"]:
+        check_count(side, f"{where}: size", 1, 1 << 14)
+    for i, image in enumerate(index["images"]):
+        at = f"{where}: images[{i}]"
+        if not isinstance(image, dict) or image.get("split") not in (None, "train", "val"):
+            raise BadInput(f"{at} must be an object with a split of train, val or null")
+        check_name(image.get("file"), f"{at}.file")
+        check_sha256(image.get("sha256"), f"{at}.sha256")
+    dataset = index.get("dataset")
+    if not isinstance(dataset, dict):
+        raise BadInput(f"{where}: dataset must be an object")
+    check_name(dataset.get("name"), f"{where}: dataset.name")
+    check_version(dataset.get("version"), f"{where}: dataset.version")
+    return index
 
 
 @dataclass(frozen=True)
