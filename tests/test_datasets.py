@@ -73,6 +73,11 @@ def test_training_shards_are_small_enough_to_stream(ws: Workspace, tmp_path: Pat
     assert [s["images"] for s in train.shards] == [4, 4, 1]
     assert sum(len(b[0]) for b in train.batches(3)) == 9
     assert sum(len(b[0]) for b in train.batches(3, limit=5)) == 5
+    assert list(train.batches(3, limit=0)) == []
+    # the next shard is read ahead on a thread: the batches are still the shards, in order
+    whole = np.concatenate([train.read(i)[1] for i in range(3)])
+    assert (np.concatenate([b[1] for b in train.batches(3)]) == whole).all()
+    assert (np.concatenate([b[1] for b in train.batches(2, limit=7)]) == whole[:7]).all()
 
 
 def test_a_failed_import_leaves_nothing_half_written(ws: Workspace) -> None:

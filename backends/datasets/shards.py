@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,24 +85,31 @@ class Split:
         self, batch_size: int, limit: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Batches in manifest order (deterministic), full-sized across shard boundaries (the
-        last may be short), at most ``limit`` images. One shard is in memory at a time."""
+        last may be short), at most ``limit`` images. The next shard is read (decompressed) on
+        a thread while this one's batches are used: two shards are in memory at most."""
         remaining = self.size if limit is None else min(limit, self.size)
+        needed, covered = 0, 0  # the shards that hold the first ``remaining`` images
+        while covered < remaining:
+            covered += self.shards[needed]["images"]
+            needed += 1
         carry: tuple[np.ndarray, np.ndarray] | None = None
-        for index in range(len(self.shards)):
-            if remaining <= 0:
-                break
-            images, masks = self.read(index)
-            images, masks = images[:remaining], masks[:remaining]
-            remaining -= len(images)
-            if carry is not None:
-                images, masks = (
-                    np.concatenate([carry[0], images]),
-                    np.concatenate([carry[1], masks]),
-                )
-            full = len(images) - len(images) % batch_size
-            for start in range(0, full, batch_size):
-                yield images[start : start + batch_size], masks[start : start + batch_size]
-            carry = (images[full:], masks[full:])
+        with ThreadPoolExecutor(1, thread_name_prefix="shard-reader") as reader:
+            ahead = reader.submit(self.read, 0) if needed else None
+            for index in range(needed):
+                assert ahead is not None
+                images, masks = ahead.result()
+                ahead = reader.submit(self.read, index + 1) if index + 1 < needed else None
+                images, masks = images[:remaining], masks[:remaining]
+                remaining -= len(images)
+                if carry is not None and len(carry[0]):
+                    images, masks = (
+                        np.concatenate([carry[0], images]),
+                        np.concatenate([carry[1], masks]),
+                    )
+                full = len(images) - len(images) % batch_size
+                for start in range(0, full, batch_size):
+                    yield images[start : start + batch_size], masks[start : start + batch_size]
+                carry = (images[full:], masks[full:])
         if carry is not None and len(carry[0]):
             yield carry
 
