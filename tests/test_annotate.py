@@ -421,3 +421,31 @@ def test_a_recordings_masks_are_its_default_prelabels(app_ws: Path, tmp_path: Pa
     expected = np.zeros((48, 64), np.uint8)
     expected[12:24, 16:40] = 1
     assert (decoded == expected).all()
+
+
+def test_an_export_record_from_outside_is_checked_before_it_is_trusted(
+    ws: Workspace, demo, tmp_path: Path
+) -> None:
+    """A store can bring an export record (hashed, but written elsewhere): one whose image
+    names would leave a directory, or whose classes are not names, vouches for nothing."""
+    from backends.annotate import lineage
+    from backends.formats import EXPORT
+
+    good = export(ws, "demo", "coco", tmp_path / "c", emit)
+    index = json.loads(ws.verify(good).read_text())
+    for damage in (
+        lambda i: i["images"][0].update(file="../../etc/passwd"),
+        lambda i: i["images"][0].update(sha256="not-a-sha"),
+        lambda i: i.update(classes=[1, 2]),
+        lambda i: i.update(ignore=1),
+        lambda i: i["images"][0].update(split="test"),
+    ):
+        hostile = json.loads(json.dumps(index))
+        damage(hostile)
+        ws.write_artifact(
+            kind=EXPORT,
+            name="export.json",
+            meta=good.meta,
+            write=lambda p, h=hostile: p.write_text(json.dumps(h)),
+        )
+    assert [e.record.id for e in lineage.exports(ws)] == [good.id]
