@@ -64,6 +64,53 @@ class DifferingImage(LabelledImage):
 
 
 Scored = TypeVar("Scored")
+Model = tuple[
+    ArtifactRecord, str | None
+]  # an artifact and the runtime to run it on (None: the first)
+
+
+class _Lowest:
+    """Keeps the ``count`` images where the first model scores the lowest mIoU."""
+
+    def __init__(self, classes: tuple[str, ...], ignore: int, count: int) -> None:
+        self.classes, self.ignore, self.count = classes, ignore, count
+        self.scored: list[tuple] = []
+
+    def add(self, index: int, image: np.ndarray, truth: np.ndarray, first: np.ndarray) -> None:
+        miou = ConfusionMatrix.from_labels(truth, first, len(self.classes), self.ignore).miou
+        if not np.isnan(miou):  # nothing labelled in it: no score to rank it by
+            self.scored = _kept([*self.scored, (float(miou), index, image, truth, first)],
+                                self.count)  # fmt: skip
+
+    def images(self) -> list[FailureImage]:
+        return [
+            FailureImage(index=index, miou=score, image=image, truth=truth, prediction=first,
+                         classes=self.classes, ignore=self.ignore)
+            for score, index, image, truth, first in self.scored
+        ]  # fmt: skip
+
+
+class _Differing:
+    """Keeps the ``count`` images where two models' predictions differ on the most pixels."""
+
+    def __init__(self, classes: tuple[str, ...], ignore: int, count: int) -> None:
+        self.classes, self.ignore, self.count = classes, ignore, count
+        self.scored: list[tuple] = []
+
+    def add(
+        self, index: int, image: np.ndarray, truth: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> None:
+        differing = float(np.mean(a != b))
+        if differing > 0:
+            self.scored = _kept([*self.scored, (-differing, index, image, truth, (a, b))],
+                                self.count)  # fmt: skip
+
+    def images(self) -> list[DifferingImage]:
+        return [
+            DifferingImage(index=index, differing=-score, image=image, truth=truth, first=a,
+                           second=b, classes=self.classes, ignore=self.ignore)
+            for score, index, image, truth, (a, b) in self.scored
+        ]  # fmt: skip
 
 
 def lowest_iou(
@@ -80,27 +127,18 @@ def lowest_iou(
     """The ``count`` validation images (of the first ``limit``; default all) where
     ``artifact`` (on ``runtime``; default the first that loads its format) scores the lowest
     mIoU, worst first."""
-    classes, ignore = _check(dataset, count)
-    scored = []
+    lowest = _Lowest(*_check(dataset, count), count)
     for index, image, truth, (prediction,) in _predicted(
         ws, [(artifact, runtime)], dataset, emit, batch_size, limit
     ):
-        miou = ConfusionMatrix.from_labels(truth, prediction, len(classes), ignore).miou
-        if np.isnan(miou):  # nothing labelled in it: no score to rank it by
-            continue
-        scored.append((float(miou), index, image, truth, prediction))
-        scored = _kept(scored, count)
-    return [
-        FailureImage(index=index, miou=score, image=image, truth=truth, prediction=prediction,
-                     classes=classes, ignore=ignore)
-        for score, index, image, truth, prediction in scored
-    ]  # fmt: skip
+        lowest.add(index, image, truth, prediction)
+    return lowest.images()
 
 
 def most_different(
     ws: Workspace,
-    first: tuple[ArtifactRecord, str | None],
-    second: tuple[ArtifactRecord, str | None],
+    first: Model,
+    second: Model,
     dataset: DatasetRecord,
     emit: Emit,
     *,
@@ -111,19 +149,11 @@ def most_different(
     """The ``count`` validation images (of the first ``limit``; default all) where two
     (artifact, runtime) predictions differ on the most pixels, most first (images where they
     agree everywhere are left out)."""
-    classes, ignore = _check(dataset, count)
-    scored = []
+    differing = _Differing(*_check(dataset, count), count)
     models = [first, second]
     for index, image, truth, (a, b) in _predicted(ws, models, dataset, emit, batch_size, limit):
-        differing = float(np.mean(a != b))
-        if differing > 0:
-            scored.append((-differing, index, image, truth, (a, b)))
-            scored = _kept(scored, count)
-    return [
-        DifferingImage(index=index, differing=-score, image=image, truth=truth, first=a,
-                       second=b, classes=classes, ignore=ignore)
-        for score, index, image, truth, (a, b) in scored
-    ]  # fmt: skip
+        differing.add(index, image, truth, a, b)
+    return differing.images()
 
 
 def _check(dataset: DatasetRecord, count: int) -> tuple[tuple[str, ...], int]:
@@ -145,7 +175,7 @@ def _kept(scored: list[Scored], count: int) -> list[Scored]:
 
 def _predicted(
     ws: Workspace,
-    models: Sequence[tuple[ArtifactRecord, str | None]],
+    models: Sequence[Model],
     dataset: DatasetRecord,
     emit: Emit,
     batch_size: int,
@@ -196,7 +226,17 @@ def report_pictures(
     if count == 0 or reference is None or task_of(dataset.manifest) is not SEGMENTATION:
         return []
     catalog = ws.catalog
-    model = (catalog.artifact(reference.artifact), reference.runtime)
+    int8 = [r for r in rows if r.board is None and r.ok and r.precision == "int8"]
+    models = [(catalog.artifact(r.artifact), r.runtime) for r in (reference, *int8)]
+    classes, ignore = _check(dataset, count)
+    lowest = _Lowest(classes, ignore, count)
+    differing = [_Differing(classes, ignore, count) for _ in int8]
+    # one pass over the images, each model loaded once: the reference's failures and where
+    # each int8 row differs from it
+    for index, image, truth, (first, *others) in _predicted(ws, models, dataset, emit, 8, SCANNED):
+        lowest.add(index, image, truth, first)
+        for scorer, other in zip(differing, others, strict=True):
+            scorer.add(index, image, truth, first, other)
     pictures = [
         Picture(
             f"failure-{i + 1}.png",
@@ -204,14 +244,9 @@ def report_pictures(
             f"{row_label(reference)}: image {image.index}, mIoU {image.miou:.3f} "
             "(image | ground truth | prediction)",
         )
-        for i, image in enumerate(
-            lowest_iou(ws, model[0], dataset, emit, runtime=model[1], count=count, limit=SCANNED)
-        )
+        for i, image in enumerate(lowest.images())
     ]
-    int8 = [r for r in rows if r.board is None and r.ok and r.precision == "int8"]
-    for k, row in enumerate(int8):
-        other = (catalog.artifact(row.artifact), row.runtime)
-        found = most_different(ws, model, other, dataset, emit, count=count, limit=SCANNED)
+    for k, (row, scorer) in enumerate(zip(int8, differing, strict=True)):
         pictures += [
             Picture(
                 f"differs-{k + 1}-{i + 1}.png",
@@ -219,6 +254,6 @@ def report_pictures(
                 f"{row_label(reference)} | {row_label(row)} | the {image.differing:.1%} of "
                 f"pixels where they differ, in white: image {image.index}",
             )
-            for i, image in enumerate(found)
+            for i, image in enumerate(scorer.images())
         ]
     return pictures
