@@ -95,8 +95,13 @@ def train(
         steps = math.ceil(train_split.size / config.batch_size)
         history = _history(checkpoints, done_epochs)
         if done_epochs < config.epochs:
+            batches = (
+                _batches(train_split, config, size, ignore, start_epoch=done_epochs)
+                if task is SEGMENTATION
+                else _labelled_batches(train_split, config, size, start_epoch=done_epochs)
+            )
             model.fit(
-                _feed(train_split, config, size, ignore, task, done_epochs, manifest),
+                batches,
                 steps_per_epoch=steps,
                 epochs=config.epochs,
                 initial_epoch=done_epochs,
@@ -179,43 +184,6 @@ def _resume(checkpoints: Path) -> tuple[Any, int]:
         except Exception:  # a damaged checkpoint: fall back to the one before
             continue
     return None, 0
-
-
-def _feed(
-    data: Split,
-    config: TrainConfig,
-    size: tuple[int, int],
-    ignore: int | None,
-    task: Task,
-    start_epoch: int,
-    manifest: dict[str, Any],
-) -> Any:
-    """The batches as a ``tf.data`` pipeline: the generator (shard reads, augmentation,
-    stacking) runs on tf.data's own thread and keeps batches ready ahead of the step
-    (prefetch), so the step never waits for its input. Order and content are the generator's,
-    so a resumed training sees exactly the batches a straight one would."""
-    import tensorflow as tf
-
-    height, width = size
-    channels = manifest.get("channels", 3)
-    image = tf.TensorSpec((None, height, width, channels), tf.float32)
-    if task is SEGMENTATION:
-        pixels = (None, height, width)
-        labels: tuple[Any, ...] = (
-            tf.TensorSpec(pixels, tf.int32),
-            tf.TensorSpec(pixels, tf.float32),
-        )
-    else:
-        labels = (tf.TensorSpec((None,), tf.int32),)
-
-    def batches() -> Iterator[tuple[np.ndarray, ...]]:  # tf.data asks for a fresh iterator
-        if task is SEGMENTATION:
-            assert ignore is not None
-            return _batches(data, config, size, ignore, start_epoch)
-        return _labelled_batches(data, config, size, start_epoch)
-
-    feed = tf.data.Dataset.from_generator(batches, output_signature=(image, *labels))
-    return feed.prefetch(2)
 
 
 def _batches(
