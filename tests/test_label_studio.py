@@ -80,6 +80,13 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
 
 
+def labelled_project(url: str, export: Path, tasks: Path) -> dict:
+    """A project made from the export's labelling config and ``tasks``, labelled by a person
+    (tests/tools/label_studio_project.py): its id and the tasks' files."""
+    config = export / "labelling-config.xml"
+    return labelling_tools.run("label-studio", "label_studio_project.py", url, TOKEN, config, tasks)
+
+
 def test_label_studio_round_trip_trains(label_studio: str, app_ws: Path, tmp_path: Path) -> None:
     ws = Workspace.open(app_ws)
     tiny = ws.catalog.dataset("tiny")
@@ -100,14 +107,7 @@ def test_label_studio_round_trip_trains(label_studio: str, app_ws: Path, tmp_pat
         str(app_ws),
     )
     assert out.returncode == 0, out.stderr
-    made = labelling_tools.run(
-        "label-studio",
-        "label_studio_project.py",
-        label_studio,
-        TOKEN,
-        tmp_path / "ls/labelling-config.xml",
-        tmp_path / "ls/tasks.json",
-    )
+    made = labelled_project(label_studio, tmp_path / "ls", tmp_path / "ls/tasks.json")
 
     pulled = cli(
         "datasets",
@@ -218,14 +218,7 @@ async def test_pull_labels_from_the_dataset_screen(
         ]
         del task["annotations"]
     (tmp_path / "tasks.json").write_text(json.dumps(tasks))
-    made = labelling_tools.run(
-        "label-studio",
-        "label_studio_project.py",
-        label_studio,
-        TOKEN,
-        tmp_path / "ls/labelling-config.xml",
-        tmp_path / "tasks.json",
-    )
+    made = labelled_project(label_studio, tmp_path / "ls", tmp_path / "tasks.json")
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", TOKEN)
     app = MllibApp(tmp_path / "ws")
     async with app.run_test(size=(120, 36)) as pilot:
