@@ -361,15 +361,6 @@ class Catalog(ResultTables):
             raise BadInput(f"no dataset with id {dataset_id} in {self.path}")
         return _dataset(row)
 
-    def models_of(self, dataset_id: int) -> list[tuple[int, str, int]]:
-        """(model id, name, artifact id) of the models trained on a dataset version."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, name, artifact_id FROM models WHERE dataset_id = ? ORDER BY id",
-                (dataset_id,),
-            )
-            return [(row["id"], row["name"], row["artifact_id"]) for row in rows]
-
     def add_model(
         self, *, name: str, network: str, dataset_id: int, artifact_id: int, config: dict[str, Any]
     ) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from backends.annotate.writers import Vocabulary
 from backends.catalog import ArtifactRecord, DatasetRecord
 from backends.errors import BadInput
-from backends.formats import EXPORT
+from backends.formats import EXPORT, KERAS_KIND
 from backends.names import check_count, check_name, check_sha256, check_version
 from backends.workspace import Workspace
 
@@ -162,8 +162,9 @@ def chain(ws: Workspace, dataset: DatasetRecord) -> list[tuple[str, str]]:
         if record.dataset_id == dataset.id
     ]
     steps += [
-        ("trained", f"model {model_id} {name} (artifact {artifact})")
-        for model_id, name, artifact in ws.catalog.models_of(dataset.id)
+        ("trained", f"{model.meta.get('network', 'model')} (artifact {model.id})")
+        for model in ws.catalog.artifacts(KERAS_KIND)
+        if model.dataset_id == dataset.id
     ]
     return steps
 
