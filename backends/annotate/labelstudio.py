@@ -13,6 +13,7 @@ exact masks, rectangles boxes (painted ignore, with a warning).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -179,13 +180,14 @@ def _image(
     ws: Workspace, export: lineage.Export, entry: dict[str, Any], into: Path, at: str
 ) -> Path:
     """The exported image, from the export's directory or the workspace's frames, linked (or
-    copied) into ``into`` under its exported name."""
+    copied) into ``into`` under its exported name; only bytes of the recorded sha256 count (a
+    file changed since the export is not the image that was labelled)."""
     target = into / entry["file"]
     for candidate in (
         Path(export.record.meta["output"]) / "images" / entry["file"],
         frame_path(ws.root, entry["sha256"]),
     ):
-        if candidate.is_file():
+        if candidate.is_file() and _sha256(candidate) == entry["sha256"]:
             try:
                 os.link(candidate, target)
             except OSError:
@@ -193,8 +195,12 @@ def _image(
             return target
     raise BadInput(
         f"{at}: image {entry['file']} of export {export.record.id} is neither in "
-        f"{export.record.meta['output']}/images nor among this workspace's frames"
+        f"{export.record.meta['output']}/images nor among this workspace's frames, as exported"
     )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _size(results: list[Any], file: Path, at: str) -> tuple[int, int]:
