@@ -100,6 +100,7 @@ def call(
     also give every event to this function, on the caller's thread."""
     shown = NotebookProgress() if progress is not False and in_notebook() else None
     stop = threading.Event()
+    stopped = threading.Event()  # set by the work itself, as the last thing it does
     events: queue.SimpleQueue[Any] = queue.SimpleQueue()
     outcome: dict[str, Any] = {}
 
@@ -115,6 +116,7 @@ def call(
             outcome["error"] = exc
         finally:
             events.put(_DONE)
+            stopped.set()
 
     thread = threading.Thread(target=run, name="mllib-work", daemon=True)
     thread.start()
@@ -130,7 +132,12 @@ def call(
                 on_event(event)
     except BaseException:  # the interrupt, or a failure here: the work stops, then this raises
         stop.set()  # the work stops at its next event; its job is marked interrupted
-        _wait(thread)
+        _wait(stopped)
+        error = outcome.get("error")
+        if error is not None and not isinstance(error, Cancelled):
+            exc = sys.exc_info()[1]
+            assert exc is not None
+            exc.add_note(f"while stopping, the work failed: {type(error).__name__}: {error}")
         raise
     if shown is not None:
         shown.draw(force=True)
@@ -139,12 +146,14 @@ def call(
     return outcome["value"]
 
 
-def _wait(thread: threading.Thread) -> None:
+def _wait(stopped: threading.Event) -> None:
     """Wait for the work to stop, through further interrupts (the work stops at its next step:
-    leaving it running would leave its job running too)."""
-    while thread.is_alive():
+    leaving it running would leave its job running too). The work's own flag, not the thread's
+    liveness: an interrupt inside ``Thread.join`` can leave a live thread marked stopped
+    (CPython's bpo-45274 recovery), and the caller would then exit before the job is marked."""
+    while not stopped.is_set():
         try:
-            thread.join(0.2)
+            stopped.wait(0.2)
         except KeyboardInterrupt:
             continue
 
