@@ -80,9 +80,10 @@ def naive(doc: dict, lookup: dict[int, int]) -> list[np.ndarray]:
 
 
 def ours(doc: dict, lookup: dict[int, int]) -> list[np.ndarray]:
+    sizes = {i["id"]: (i["height"], i["width"]) for i in doc["images"]}
     by_image: dict[int, list] = {}
     for ann in doc["annotations"]:
-        by_image.setdefault(ann["image_id"], []).append(ann)
+        by_image.setdefault(ann["image_id"], []).append(coco.instance(ann, *sizes[ann["image_id"]]))
     return [
         coco.semantic_mask(
             coco.CocoImage(

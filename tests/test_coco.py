@@ -50,6 +50,24 @@ def test_real_voc_annotations_match_ann_to_mask(voc: tuple[Path, dict]) -> None:
     assert pixels.shape == (image.height, image.width, 3)
 
 
+def test_the_streamed_file_reads_as_the_whole_document_in_any_key_order(
+    voc: tuple[Path, dict],
+) -> None:
+    """COCO's own files put ``categories`` after ``annotations``; the streamed parse reads each
+    part wherever it is, and gives what parsing the whole document gives."""
+    path, doc = voc
+    classes = ClassMap.load("coco-4")
+    whole = coco.load(path, path.parent / "img", classes, data=doc)
+    for order in (["annotations", "categories", "images"], ["categories", "images", "annotations"]):
+        path.write_text(json.dumps({"info": {"year": 2012}, **{k: doc[k] for k in order}}))
+        streamed = coco.load(path, path.parent / "img", classes)
+        assert streamed == whole
+    (image,) = whole.images
+    assert {a.category_id for a in image.annotations} == {
+        a["category_id"] for a in doc["annotations"]
+    }
+
+
 def _doc(anns: list[dict], categories: list[dict] | None = None) -> dict:
     return {
         "images": [{"id": 7, "file_name": "a.png", "height": 40, "width": 50}],

@@ -120,7 +120,7 @@ def test_the_coco_loader_accepts_or_refuses_in_one_line(images_dir: Path, doc: A
     source = _accepts_or_refuses(coco.load, path, images_dir, ClassMap.load("coco-4"))
     if source is not None:
         for image in source.images:
-            mask = coco.semantic_mask(image, source.lookup, str(path))
+            mask = coco.semantic_mask(image, source.lookup)
             assert mask.shape == (image.height, image.width)
 
 

@@ -28,13 +28,25 @@ from backends.datasets.classmap import ClassMap
 from backends.errors import BadInput, read_input
 
 
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One annotation as the masks need it: its mask as COCO's compressed RLE string, a few
+    hundred bytes where the parsed polygon took kilobytes (what keeps an import's memory flat)."""
+
+    id: int
+    category_id: int
+    crowd: bool
+    box: bool  # a rectangle without a mask: painted with the ignore label
+    counts: bytes | str
+
+
 @dataclass(frozen=True)
 class CocoImage:
     id: int
     file: Path
     height: int
     width: int
-    annotations: tuple[dict[str, Any], ...]
+    annotations: tuple[Instance, ...]
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,12 @@ def load(
     """Parse (unless ``data`` is the file's content, already read) and validate; every problem
     is a ``BadInput`` naming the file and the field.
 
+    The file is streamed: its images and categories are read whole (small), its annotations one
+    at a time, each kept as an ``Instance``, so memory follows the images, not the file's size.
+    A file the streaming parser refuses is read whole by ``read``, whose error names the line
+    (and which reads what the stricter parser does not, such as a ``NaN``, for the checks to
+    name).
+
     Everything a COCO export holds is checked here, before any image is read: an image's
     ``file_name`` must stay inside ``images_dir`` (subfolders, as CVAT writes them, are fine;
     absolute paths and ``..`` are refused), polygons must be lists of finite numbers in x,y
@@ -96,16 +114,72 @@ def load(
     width, counts non-negative and summing to height x width). An annotation with an empty
     segmentation and a box (a rectangle, as Label Studio exports them) has no mask: its box is
     painted with the ignore label, and ``boxes`` counts them."""
+    if data is None:
+        try:
+            return _load(annotations_file, images_dir, class_map, *_streamed(annotations_file))
+        except _Unstreamable:
+            data = read(annotations_file)
+    return _load(
+        annotations_file,
+        images_dir,
+        class_map,
+        data["images"],
+        data["categories"],
+        iter(data["annotations"]),
+    )
+
+
+class _Unstreamable(Exception):
+    """The streaming parser refused the file: ``read`` then reads it whole, or says where it is
+    wrong."""
+
+
+def _streamed(annotations_file: Path) -> tuple[list[Any], list[Any], Iterator[Any]]:
+    """The file's images and categories, and an iterator over its annotations, parsed as they
+    are reached (the file is read again for each: its parts can come in any order)."""
+    import ijson
+
+    def parsed(prefix: str) -> Iterator[Any]:
+        try:
+            with open(annotations_file, "rb") as handle:
+                yield from ijson.items(handle, prefix, use_float=True)
+        except (OSError, ValueError, ijson.JSONError):  # ValueError: UTF-8, numbers
+            raise _Unstreamable from None
+
+    images, categories = (next(parsed(key), None) for key in ("images", "categories"))
+    if not isinstance(images, list) or not isinstance(categories, list):
+        raise _Unstreamable
+    try:
+        with open(annotations_file, "rb") as handle:
+            for prefix, event, _ in ijson.parse(handle, use_float=True):
+                if prefix == "annotations":
+                    if event != "start_array":
+                        raise _Unstreamable
+                    break
+            else:
+                raise _Unstreamable
+    except (OSError, ValueError, ijson.JSONError):
+        raise _Unstreamable from None
+    return images, categories, parsed("annotations.item")
+
+
+def _load(
+    annotations_file: Path,
+    images_dir: Path,
+    class_map: ClassMap,
+    image_entries: list[Any],
+    categories: list[Any],
+    annotations: Iterator[Any],
+) -> CocoSource:
     src = str(annotations_file)
-    data = read(annotations_file) if data is None else data
-    if not data["images"]:
+    if not image_entries:
         raise BadInput(f"{src}: 'images' is empty: the dataset has nothing to learn from")
-    for i, category in enumerate(data["categories"]):
+    for i, category in enumerate(categories):
         _require(category, {"id": int, "name": str}, f"{src}: categories[{i}]")
-    lookup = class_map.lookup(data["categories"], src)
+    lookup = class_map.lookup(categories, src)
 
     declared: dict[int, tuple[int, dict[str, Any]]] = {}  # image id -> (index, image entry)
-    for i, info in enumerate(data["images"]):
+    for i, info in enumerate(image_entries):
         where = f"{src}: images[{i}]"
         _require(info, {"id": int, "file_name": str, "height": int, "width": int}, where)
         for side in ("height", "width"):
@@ -116,9 +190,9 @@ def load(
         _inside(info["file_name"], f"{where}.file_name")
         declared[info["id"]] = (i, info)
 
-    by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_image: dict[int, list[Instance]] = defaultdict(list)
     boxes = 0
-    for i, ann in enumerate(data["annotations"]):
+    for i, ann in enumerate(annotations):
         where = f"{src}: annotations[{i}]"
         _require(ann, {"id": int, "image_id": int, "category_id": int}, where)
         if ann["category_id"] not in lookup:
@@ -132,7 +206,7 @@ def load(
             ann = {**ann, "segmentation": [_box(ann["bbox"], f"{where}.bbox")], "box": True}
             boxes += 1
         _segmentation(ann.get("segmentation"), info["height"], info["width"], where)
-        by_image[ann["image_id"]].append(ann)
+        by_image[ann["image_id"]].append(instance(ann, info["height"], info["width"], where))
 
     images = []
     for i, info in declared.values():
@@ -140,7 +214,7 @@ def load(
         if not file.is_file():
             where = f"{src}: images[{i}].file_name"
             raise BadInput(f"{where}: image {file} not found; check --images")
-        anns = tuple(sorted(by_image.get(info["id"], []), key=lambda a: a["id"]))
+        anns = tuple(sorted(by_image.get(info["id"], []), key=lambda a: a.id))
         images.append(CocoImage(info["id"], file, info["height"], info["width"], anns))
     return CocoSource(Path(annotations_file), tuple(images), lookup, class_map.ignore, boxes)
 
@@ -217,6 +291,18 @@ def _segmentation(segmentation: Any, height: int, width: int, where: str) -> Non
         )
 
 
+def instance(ann: dict[str, Any], height: int, width: int, where: str = "") -> Instance:
+    """A validated annotation as an ``Instance`` (its segmentation as one compressed RLE)."""
+    try:
+        rle = instance_rle(ann["segmentation"], height, width)
+    except Exception as exc:  # validated already; pycocotools must still never escape
+        raise BadInput(f"{where}.segmentation cannot be decoded ({exc})") from None
+    return Instance(
+        ann["id"], ann["category_id"], bool(ann.get("iscrowd", 0)), bool(ann.get("box")),
+        rle["counts"],
+    )  # fmt: skip
+
+
 def instance_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
     """One RLE for an instance: polygons merged, uncompressed (crowd) RLE compressed."""
     from pycocotools import mask as mask_utils
@@ -254,31 +340,20 @@ def rle_counts(rle: dict[str, Any]) -> np.ndarray:
     return values
 
 
-def semantic_mask(
-    image: CocoImage, lookup: dict[int, int], src: str = "", ignore: int = 255
-) -> np.ndarray:
+def semantic_mask(image: CocoImage, lookup: dict[int, int], ignore: int = 255) -> np.ndarray:
     """The class-id mask (uint8, HxW) of one image; unannotated pixels are class 0, boxes
     without a mask ``ignore``."""
     h, w = image.height, image.width
-    try:
-        runs = [rle_counts(instance_rle(a["segmentation"], h, w)) for a in image.annotations]
-    except Exception as exc:  # validated in load(); pycocotools must still never escape
-        raise BadInput(
-            f"{src}: image {image.id}: a segmentation cannot be decoded ({exc})"
-        ) from None
+    runs = [rle_counts({"counts": a.counts}) for a in image.annotations]
     areas = [int(r[1::2].sum()) for r in runs]
     order = sorted(
         range(len(runs)),
-        key=lambda i: (
-            not image.annotations[i].get("iscrowd", 0),
-            -areas[i],
-            image.annotations[i]["id"],
-        ),
+        key=lambda i: (not image.annotations[i].crowd, -areas[i], image.annotations[i].id),
     )
     flat = np.zeros(h * w, np.uint8)  # column-major, like the RLE runs
     for i in order:
         ann = image.annotations[i]
-        label = ignore if ann.get("box") else lookup[ann["category_id"]]
+        label = ignore if ann.box else lookup[ann.category_id]
         bounds = np.cumsum(runs[i]).tolist()
         for start, stop in zip(bounds[0::2], bounds[1::2], strict=False):
             flat[start:stop] = label
@@ -314,7 +389,7 @@ def samples(
     src = str(source.annotations_file)
 
     def one(image: CocoImage) -> _T:
-        mask = semantic_mask(image, source.lookup, src, source.ignore)
+        mask = semantic_mask(image, source.lookup, source.ignore)
         return prepare(read_image(image, src), mask)
 
     workers = workers or os.cpu_count() or 1
