@@ -14,7 +14,7 @@ from backends.stage import Context, Stage
 @dataclass(frozen=True)
 class TrainConfig(Bounded):
     network: Literal["auto", "unet", "cnn", "mobilenetv2"] = "auto"  # auto: by task and size
-    epochs: int = bounded(15, 1, 100_000)  # passes over the train split
+    epochs: int = bounded(10, 1, 100_000)  # passes over the train split
     batch_size: int = bounded(8, 1, 4096)  # images per step
     width: float = bounded(0.35, 0.05, 4.0)  # channel multiplier of the network
     learning_rate: float = bounded(1e-3, 1e-9, 10)  # Adam's
