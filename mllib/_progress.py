@@ -130,14 +130,12 @@ def call(
                 shown(event)
             if on_event is not None:
                 on_event(event)
-    except BaseException:  # the interrupt, or a failure here: the work stops, then this raises
+    except BaseException as stopping:  # the interrupt, or a failure here: the work stops first
         stop.set()  # the work stops at its next event; its job is marked interrupted
         _wait(stopped)
         error = outcome.get("error")
         if error is not None and not isinstance(error, Cancelled):
-            exc = sys.exc_info()[1]
-            assert exc is not None
-            exc.add_note(f"while stopping, the work failed: {type(error).__name__}: {error}")
+            stopping.add_note(f"while stopping, the work failed: {type(error).__name__}: {error}")
         raise
     if shown is not None:
         shown.draw(force=True)

@@ -287,6 +287,31 @@ def test_a_failure_on_the_callers_side_stops_the_work() -> None:
     assert len(steps) == stopped_at < 1000  # the work stopped with the call, not later
 
 
+def test_a_failure_while_the_work_stops_is_shown_with_the_interrupt() -> None:
+    """A work that fails as it stops (its job could not be marked, say) is not hidden by the
+    interrupt: the failure is a note on it."""
+    from backends.errors import Cancelled
+    from backends.events import Log
+    from mllib._progress import call
+
+    def work(emit) -> None:
+        try:
+            while True:
+                emit(Log(stage="w", level="info", message="step"))
+                time.sleep(0.01)
+        except Cancelled:
+            raise OSError("the catalog is read-only") from None
+
+    def interrupt(event) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        call(work, progress=False, on_event=interrupt)
+    assert raised.value.__notes__ == [
+        "while stopping, the work failed: OSError: the catalog is read-only"
+    ]
+
+
 def test_an_interrupted_board_run_keeps_its_rows_and_can_be_retried(loop) -> None:
     """The kernel's interrupt in the middle of a benchmark on a board (here: this machine as
     the board ``local``): the rows it cut are interrupted, not failed, and the job too."""
