@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from backends.datasets.classmap import ClassMap
+from backends.datasets.cocostream import Unstreamable, streamed
 from backends.errors import BadInput, read_input
 
 
@@ -116,8 +117,8 @@ def load(
     painted with the ignore label, and ``boxes`` counts them."""
     if data is None:
         try:
-            return _load(annotations_file, images_dir, class_map, *_streamed(annotations_file))
-        except _Unstreamable:
+            return _load(annotations_file, images_dir, class_map, *streamed(annotations_file))
+        except Unstreamable:
             data = read(annotations_file)
     return _load(
         annotations_file,
@@ -127,40 +128,6 @@ def load(
         data["categories"],
         iter(data["annotations"]),
     )
-
-
-class _Unstreamable(Exception):
-    """The streaming parser refused the file: ``read`` then reads it whole, or says where it is
-    wrong."""
-
-
-def _streamed(annotations_file: Path) -> tuple[list[Any], list[Any], Iterator[Any]]:
-    """The file's images and categories, and an iterator over its annotations, parsed as they
-    are reached (the file is read again for each: its parts can come in any order)."""
-    import ijson
-
-    def parsed(prefix: str) -> Iterator[Any]:
-        try:
-            with open(annotations_file, "rb") as handle:
-                yield from ijson.items(handle, prefix, use_float=True)
-        except (OSError, ValueError, ijson.JSONError):  # ValueError: UTF-8, numbers
-            raise _Unstreamable from None
-
-    images, categories = (next(parsed(key), None) for key in ("images", "categories"))
-    if not isinstance(images, list) or not isinstance(categories, list):
-        raise _Unstreamable
-    try:
-        with open(annotations_file, "rb") as handle:
-            for prefix, event, _ in ijson.parse(handle, use_float=True):
-                if prefix == "annotations":
-                    if event != "start_array":
-                        raise _Unstreamable
-                    break
-            else:
-                raise _Unstreamable
-    except (OSError, ValueError, ijson.JSONError):
-        raise _Unstreamable from None
-    return images, categories, parsed("annotations.item")
 
 
 def _load(
