@@ -109,7 +109,7 @@ class CaptureWriter:
     def _store(self, path: Path, sha256: str, data: bytes) -> None:
         """``data`` at its content-addressed ``path``, whole or not at all; kept when already
         there intact (a torn or damaged file is written again); flushed by ``finish``."""
-        if not _holds(path, sha256):
+        if not holds(path, sha256):
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.ws.temporary(f"frame-{sha256[:16]}")
             try:
@@ -159,7 +159,7 @@ class CaptureWriter:
         )
 
 
-def _holds(path: Path, sha256: str) -> bool:
+def holds(path: Path, sha256: str) -> bool:
     """``path`` exists with exactly the bytes of ``sha256`` (a frame kept by an earlier capture;
     one a crash left torn is not)."""
     try:

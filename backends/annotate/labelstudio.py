@@ -13,7 +13,6 @@ exact masks, rectangles boxes (painted ignore, with a warning).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from backends.acquire.frames import frame_path
+from backends.acquire.frames import frame_path, holds
 from backends.annotate import TOKEN_ENV, lineage, shapes
 from backends.catalog import DatasetRecord
 from backends.errors import BadInput
@@ -187,7 +186,7 @@ def _image(
         Path(export.record.meta["output"]) / "images" / entry["file"],
         frame_path(ws.root, entry["sha256"]),
     ):
-        if candidate.is_file() and _sha256(candidate) == entry["sha256"]:
+        if candidate.is_file() and holds(candidate, entry["sha256"]):
             try:
                 os.link(candidate, target)
             except OSError:
@@ -197,10 +196,6 @@ def _image(
         f"{at}: image {entry['file']} of export {export.record.id} is neither in "
         f"{export.record.meta['output']}/images nor among this workspace's frames, as exported"
     )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _size(results: list[Any], file: Path, at: str) -> tuple[int, int]:
