@@ -6,8 +6,11 @@ own panes."""
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.app import ComposeResult
 from textual.containers import Grid
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -69,6 +72,10 @@ class Dashboard(Screen[None]):
         self.unshown = None if self.ready else snap  # on_mount shows it (seen under load)
         if self.unshown is not None:
             return
+        with contextlib.suppress(NoMatches):  # a load that ended as the app closed: panes gone
+            self._show(snap)
+
+    def _show(self, snap: Snapshot) -> None:
         self.query_one(DatasetsPane).show(snap.datasets)
         focus = snap.focus_dataset()
         newest = snap.models[-1] if snap.models else None
